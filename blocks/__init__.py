@@ -1,0 +1,1 @@
+"""The block library: one sub-package per family, each with a torch-free `decl` module."""

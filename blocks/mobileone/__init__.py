@@ -1,0 +1,1 @@
+"""MobileOne: MobileOneBlock (reparameterisable) and the MobileOne-S0 backbone."""

@@ -1,0 +1,1 @@
+"""MobileViT: MV2Block, MobileViTBlock and the MobileViT XXS/XS/S backbones."""

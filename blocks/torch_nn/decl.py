@@ -1,0 +1,124 @@
+"""Declarations of the `torch.nn` layers YOLOv5 YAMLs use, named as the YAMLs spell them (`nn.Upsample`).
+
+Arguments are torch's own, in torch's order (without `device`/`dtype`). As in YOLOv5's parse_model,
+nn.ConvTranspose2d is treated as part of the conv family (in_channels filled, out_channels width-scaled) and
+nn.BatchNorm2d takes only its filled num_features. nn.Conv2d gets in_channels filled but out_channels is not
+width-scaled (YOLOv5 does not scale it).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Mapping
+
+from yamlnet.registry import FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
+
+
+def _first(v: Any) -> Any:
+    return v[0] if isinstance(v, (list, tuple)) else v
+
+
+def _upsample_stride(args: Mapping[str, Any]) -> Fraction:
+    f = args.get("scale_factor")
+    if f is None:
+        raise ValueError("nn.Upsample with `size` instead of `scale_factor` has no fixed stride")
+    return 1 / Fraction(_first(f)).limit_denominator(1000)
+
+
+def _maxpool_stride(args: Mapping[str, Any]) -> Fraction:
+    s = args.get("stride")
+    return Fraction(int(_first(args["kernel_size"] if s is None else s)))
+
+
+def _transpose_stride(args: Mapping[str, Any]) -> Fraction:
+    return Fraction(1, int(_first(args["stride"])))
+
+
+IN_CHANNELS = Arg("in_channels", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
+KERNEL = Arg("kernel_size", "int|list", doc="kernel size")
+
+declare(
+    "nn.Upsample", "torch.nn:Upsample",
+    args=(
+        Arg("size", "int|list|none", default=None, doc="output size (instead of scale_factor)"),
+        Arg("scale_factor", "float|list|none", default=None, doc="upsampling factor"),
+        Arg("mode", "str", default="nearest", doc="'nearest', 'bilinear', ..."),
+        Arg("align_corners", "bool|none", default=None, doc="for the linear modes"),
+        Arg("recompute_scale_factor", "bool|none", default=None, doc="see torch.nn.Upsample"),
+    ),
+    out_channels=out_same, stride=_upsample_stride,
+    doc="Upsample by scale_factor (nearest by default).",
+)
+declare(
+    "nn.BatchNorm2d", "torch.nn:BatchNorm2d",
+    args=(Arg("num_features", "int", fill=FILL_C1, doc="channels (filled by the compiler)"),),
+    out_channels=out_same,
+    doc="Batch normalisation; the YAML row's arguments are ignored, as in YOLOv5.",
+)
+declare(
+    "nn.Conv2d", "torch.nn:Conv2d",
+    args=(
+        IN_CHANNELS,
+        Arg("out_channels", "int", doc="output channels (not width-scaled)"),
+        KERNEL,
+        Arg("stride", "int|list", default=1, doc="stride"),
+        Arg("padding", "int|list|str", default=0, doc="padding"),
+        Arg("dilation", "int|list", default=1, doc="dilation"),
+        Arg("groups", "int", default=1, doc="groups"),
+        Arg("bias", "bool", default=True, doc="add a learned bias"),
+        Arg("padding_mode", "str", default="zeros", doc="'zeros', 'reflect', 'replicate' or 'circular'"),
+    ),
+    out_channels=out_arg("out_channels"), stride=stride_arg("stride"),
+    doc="Plain 2-D convolution.",
+)
+declare(
+    "nn.ConvTranspose2d", "torch.nn:ConvTranspose2d",
+    args=(
+        IN_CHANNELS,
+        Arg("out_channels", "int", width=True, doc="output channels, scaled by width_multiple"),
+        KERNEL,
+        Arg("stride", "int|list", default=1, doc="upsampling factor"),
+        Arg("padding", "int|list", default=0, doc="padding"),
+        Arg("output_padding", "int|list", default=0, doc="extra size on one side of the output"),
+        Arg("groups", "int", default=1, doc="groups"),
+        Arg("bias", "bool", default=True, doc="add a learned bias"),
+        Arg("dilation", "int|list", default=1, doc="dilation"),
+        Arg("padding_mode", "str", default="zeros", doc="only 'zeros' is supported by torch"),
+    ),
+    out_channels=out_arg("out_channels"), stride=_transpose_stride,
+    doc="Transposed 2-D convolution; upsamples by stride.",
+)
+declare(
+    "nn.MaxPool2d", "torch.nn:MaxPool2d",
+    args=(
+        KERNEL,
+        Arg("stride", "int|list|none", default=None, doc="stride; None means kernel_size"),
+        Arg("padding", "int|list", default=0, doc="padding"),
+        Arg("dilation", "int|list", default=1, doc="dilation"),
+        Arg("return_indices", "bool", default=False, doc="must stay False in a model"),
+        Arg("ceil_mode", "bool", default=False, doc="round the output size up"),
+    ),
+    out_channels=out_same, stride=_maxpool_stride,
+    doc="Max pooling; downsamples by stride (kernel_size when stride is None).",
+)
+declare(
+    "nn.ZeroPad2d", "torch.nn:ZeroPad2d",
+    args=(Arg("padding", "int|list", default=REQUIRED, doc="int or [left, right, top, bottom]"),),
+    out_channels=out_same,
+    doc="Zero padding; stride 1, but the spatial size grows by the padding.",
+)
+declare(
+    "nn.Identity", "torch.nn:Identity",
+    args=(),
+    out_channels=out_same,
+    doc="Passes its input through.",
+)
+declare(
+    "nn.Dropout", "torch.nn:Dropout",
+    args=(
+        Arg("p", "float", default=0.5, doc="probability of zeroing an element"),
+        Arg("inplace", "bool", default=False, doc="operate in place"),
+    ),
+    out_channels=out_same,
+    doc="Dropout (identity in eval mode).",
+)

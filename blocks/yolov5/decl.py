@@ -1,0 +1,259 @@
+"""Declarations of the YOLOv5 v7.0 layers, following YOLOv5's parse_model rules.
+
+- The conv family gets its input channels filled (c1) and its first YAML argument (c2) width-scaled.
+- The CSP stages (BottleneckCSP, C3, C3TR, C3Ghost, C3x) take the scaled depth as their `n` argument;
+  every other layer is repeated as n copies in an nn.Sequential.
+- Detect and Segment take the list of their inputs' channels (ch); an int `anchors` means that many
+  anchors per level, with placeholder sizes.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Mapping
+
+from yamlnet.registry import (
+    FILL_C1,
+    FILL_C1S,
+    FILL_N,
+    REQUIRED,
+    Arg,
+    SizeRule,
+    declare,
+    out_arg,
+    out_sum,
+    stride_arg,
+)
+
+COMMON = "blocks.yolov5.common"
+HEADS = "blocks.yolov5.heads"
+
+
+def _first(v: Any) -> Any:
+    return v[0] if isinstance(v, (list, tuple)) else v
+
+
+# --- arguments shared by many layers ----------------------------------------------------------------------
+
+C1 = Arg("c1", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
+C2 = Arg("c2", "int", width=True, doc="output channels, scaled by width_multiple")
+N = Arg("n", "int", default=1, fill=FILL_N, doc="number of inner blocks (the row's depth after depth_multiple)")
+K1 = Arg("k", "int|list", default=1, doc="kernel size")
+K3 = Arg("k", "int|list", default=3, doc="kernel size")
+S = Arg("s", "int|list", default=1, doc="stride")
+P = Arg("p", "int|list|none", default=None, doc="padding; None pads to keep the size at stride 1")
+G = Arg("g", "int", default=1, doc="groups")
+D = Arg("d", "int", default=1, doc="dilation")
+ACT = Arg("act", "bool", default=True, doc="True: the spec's default activation (SiLU); False: none")
+SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
+E = Arg("e", "float", default=0.5, doc="hidden channels as a fraction of c2")
+POOLS = Arg("k", "list", default=(5, 9, 13), doc="max-pool kernel sizes")
+
+CSP_ARGS = (C1, C2, N, SHORTCUT, G, E)
+
+
+def _stride_s(args: Mapping[str, Any]) -> Fraction:
+    return Fraction(int(_first(args["s"])))
+
+
+def _upsample_s(args: Mapping[str, Any]) -> Fraction:
+    return Fraction(1, int(_first(args["s"])))
+
+
+# --- the conv family ----------------------------------------------------------------------------------------
+
+declare(
+    "Conv", f"{COMMON}:Conv",
+    args=(C1, C2, K1, S, P, G, D, ACT),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="Conv2d (no bias) + BatchNorm2d + activation, 'same' padding by default.",
+)
+declare(
+    "DWConv", f"{COMMON}:DWConv",
+    args=(C1, C2, K1, S, D, ACT),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="Depth-wise Conv (groups = gcd(c1, c2)).",
+)
+declare(
+    "GhostConv", f"{COMMON}:GhostConv",
+    args=(C1, C2, K1, S, G, ACT),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="Ghost convolution: half the channels from a Conv, half from a cheap 5x5 depth-wise Conv.",
+)
+declare(
+    "Focus", f"{COMMON}:Focus",
+    args=(C1, C2, K1, S, P, G, ACT),
+    out_channels=out_arg("c2"),
+    stride=lambda args: 2 * _stride_s(args),
+    sizes=(SizeRule(multiple=lambda args: 2, why="Focus takes every second pixel in each direction"),),
+    doc="Space-to-depth by 2 (four pixel phases on channels), then a Conv.",
+)
+declare(
+    "CrossConv", f"{COMMON}:CrossConv",
+    args=(
+        C1, C2, K3, Arg("s", "int", default=1, doc="stride"), G,
+        Arg("e", "float", default=1.0, doc="hidden channels as a fraction of c2"),
+        Arg("shortcut", "bool", default=False, doc="residual connection when c1 == c2"),
+    ),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="A 1xk Conv then a kx1 Conv, optionally residual.",
+)
+declare(
+    "MixConv2d", f"{COMMON}:MixConv2d",
+    args=(
+        C1, C2,
+        Arg("k", "list", default=(1, 3), doc="kernel sizes of the parallel convs"),
+        Arg("s", "int", default=1, doc="stride"),
+        Arg("equal_ch", "bool", default=True, doc="True: equal channels per kernel; False: equal weights"),
+    ),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="Mixed depth-wise convs of several kernel sizes, BN + SiLU, added to the input (c1 == c2, s == 1).",
+)
+declare(
+    "Bottleneck", f"{COMMON}:Bottleneck",
+    args=(C1, C2, SHORTCUT, G, E),
+    out_channels=out_arg("c2"),
+    doc="1x1 Conv then 3x3 Conv, residual when c1 == c2.",
+)
+declare(
+    "GhostBottleneck", f"{COMMON}:GhostBottleneck",
+    args=(C1, C2, K3, Arg("s", "int", default=1, doc="stride (1 or 2)")),
+    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    doc="Two GhostConvs (with a depth-wise Conv between when s == 2) plus a shortcut.",
+)
+declare(
+    "SPP", f"{COMMON}:SPP",
+    args=(C1, C2, POOLS),
+    out_channels=out_arg("c2"),
+    doc="Spatial pyramid pooling: parallel stride-1 max pools, concatenated, 1x1 Conv.",
+)
+declare(
+    "SPPF", f"{COMMON}:SPPF",
+    args=(C1, C2, Arg("k", "int", default=5, doc="max-pool kernel size")),
+    out_channels=out_arg("c2"),
+    doc="Fast SPP: one max pool applied three times in series.",
+)
+declare(
+    "BottleneckCSP", f"{COMMON}:BottleneckCSP",
+    args=CSP_ARGS, repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="CSP stage of n Bottlenecks in the original CSPNet form.",
+)
+declare(
+    "C3", f"{COMMON}:C3",
+    args=CSP_ARGS, repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="CSP stage with three Convs around n Bottlenecks.",
+)
+declare(
+    "C3x", f"{COMMON}:C3x",
+    args=CSP_ARGS, repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="C3 with n CrossConvs inside.",
+)
+declare(
+    "C3TR", f"{COMMON}:C3TR",
+    args=CSP_ARGS, repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="C3 with a transformer block of n layers (4 heads) inside.",
+)
+declare(
+    "C3Ghost", f"{COMMON}:C3Ghost",
+    args=CSP_ARGS, repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="C3 with n GhostBottlenecks inside.",
+)
+declare(
+    "C3SPP", f"{COMMON}:C3SPP",
+    args=(C1, C2, POOLS, Arg("n", "int", default=1, doc="unused by the SPP inside"), SHORTCUT, G, E),
+    out_channels=out_arg("c2"),
+    doc="C3 with an SPP inside (depth repeats the whole block, as in YOLOv5).",
+)
+declare(
+    "DWConvTranspose2d", f"{COMMON}:DWConvTranspose2d",
+    args=(
+        C1, C2,
+        Arg("k", "int", default=1, doc="kernel size"),
+        Arg("s", "int", default=1, doc="upsampling factor"),
+        Arg("p1", "int", default=0, doc="padding"),
+        Arg("p2", "int", default=0, doc="output padding"),
+    ),
+    out_channels=out_arg("c2"), stride=_upsample_s,
+    doc="Depth-wise transposed conv; upsamples by s.",
+)
+
+# --- reshaping and joining ------------------------------------------------------------------------------------
+
+GAIN = Arg("gain", "int", default=2, doc="space/depth factor")
+
+declare(
+    "Contract", f"{COMMON}:Contract",
+    args=(GAIN,),
+    out_channels=lambda c1, args: int(c1) * int(args["gain"]) ** 2,
+    stride=lambda args: Fraction(int(args["gain"])),
+    sizes=(SizeRule(multiple=lambda args: int(args["gain"]), why="Contract folds gain x gain pixel blocks"),),
+    doc="Space-to-depth: channels x gain^2, size / gain.",
+)
+declare(
+    "Expand", f"{COMMON}:Expand",
+    args=(GAIN,),
+    out_channels=lambda c1, args: int(c1) // int(args["gain"]) ** 2,
+    stride=lambda args: Fraction(1, int(args["gain"])),
+    doc="Depth-to-space: channels / gain^2, size x gain.",
+)
+declare(
+    "Concat", f"{COMMON}:Concat",
+    args=(Arg("dimension", "int", default=1, doc="dimension to concatenate along (1: channels)"),),
+    inputs="join", role="join",
+    out_channels=out_sum,
+    doc="Concatenate the inputs along the channel dimension.",
+)
+
+# --- heads ----------------------------------------------------------------------------------------------------
+
+
+def _prepare_anchors(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
+    """An int `anchors` is the number of anchors per level: placeholder sizes 0..2a-1 for every input."""
+    a = args.get("anchors")
+    if isinstance(a, int) and not isinstance(a, bool):
+        args = dict(args)
+        args["anchors"] = [list(range(a * 2))] * n_inputs
+    return args
+
+
+NC = Arg("nc", "int", default=80, doc="number of classes")
+ANCHORS = Arg("anchors", "int|list", default=(), doc="anchor sizes per level [[w, h, ...], ...], or anchors per level")
+CH = Arg("ch", "list", default=(), fill=FILL_C1S, doc="input channels per level (filled by the compiler)")
+INPLACE = Arg("inplace", "bool", default=True, doc="kept for YOLOv5 compatibility")
+
+declare(
+    "Detect", f"{HEADS}:Detect",
+    args=(NC, ANCHORS, CH, INPLACE),
+    inputs="list", role="head", out_channels=None, prepare=_prepare_anchors,
+    doc="YOLOv5 anchor-based detection head over several levels.",
+)
+declare(
+    "Segment", f"{HEADS}:Segment",
+    args=(
+        NC, ANCHORS,
+        Arg("nm", "int", default=32, doc="number of masks (prototypes)"),
+        Arg("npr", "int", default=256, width=True, doc="prototype channels, scaled by width_multiple"),
+        CH, INPLACE,
+    ),
+    inputs="list", role="head", out_channels=None, prepare=_prepare_anchors,
+    doc="Detect plus mask coefficients and mask prototypes (instance segmentation).",
+)
+declare(
+    "Classify", f"{HEADS}:Classify",
+    args=(
+        C1,
+        Arg("c2", "int", default=REQUIRED, doc="number of classes"),
+        Arg("k", "int", default=1, doc="kernel size of the 1280-channel Conv"),
+        Arg("s", "int", default=1, doc="stride of that Conv"),
+        Arg("p", "int|none", default=None, doc="padding of that Conv"),
+        G,
+        Arg("dropout_p", "float", default=0.0, doc="dropout before the linear layer"),
+    ),
+    role="head", out_channels=None,
+    doc="Classification head: Conv to 1280, global pool, dropout, linear.",
+)

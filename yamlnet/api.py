@@ -1,0 +1,136 @@
+"""The public API: load_spec, analyze, validate, build. Each stage is a function of the previous stage's
+output; torch is imported only by the stages that need it (build, the shape pass)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .diagnostics import Diagnostic, SourceText, SpecError, errors
+from .graph.ir import IR
+from .graph.lower import lower
+from .spec.limits import DEFAULT_LIMITS, Limits
+from .spec.model import Spec
+from .spec.parse import load_spec_with_diagnostics
+
+if TYPE_CHECKING:
+    from .compile.model import YamlnetModel
+    from .compile.weights import LoadReport
+
+PathOrSpec = "str | os.PathLike[str] | Spec"
+
+
+def load_spec(path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Spec:
+    """The typed Spec of a file (or of YAML text). Raises SpecError with every diagnostic if it has errors."""
+    spec, diags, src = load_spec_with_diagnostics(path_or_text, limits)
+    if spec is None or errors(diags):
+        raise SpecError(diags, src)
+    return spec
+
+
+@dataclass
+class Report:
+    """The result of validation: `ok` is true when no diagnostic is an error."""
+
+    path: str
+    diagnostics: list[Diagnostic]
+    source: SourceText | None = None
+    ir: IR | None = None
+    shapes: dict[str, dict[int, Any]] = field(default_factory=dict)  # imgsz label -> position -> output shapes
+
+    @property
+    def ok(self) -> bool:
+        return not errors(self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return errors(self.diagnostics)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def render(self, color: bool = False) -> str:
+        from .diagnostics import render_text
+
+        return render_text(self.diagnostics, self.source, color)
+
+
+def analyze(path_or_spec: str | os.PathLike[str] | Spec, limits: Limits = DEFAULT_LIMITS) -> Report:
+    """Static analysis, torch never imported: parse, lower, infer channels and strides, check the rules."""
+    if isinstance(path_or_spec, Spec):
+        spec: Spec | None = path_or_spec
+        diags: list[Diagnostic] = []
+        src = path_or_spec.source
+    else:
+        spec, diags, src = load_spec_with_diagnostics(path_or_spec, limits)
+    name = spec.path if spec is not None else (src.name if src else os.fspath(path_or_spec))  # type: ignore[arg-type]
+    if spec is None:
+        return Report(name, diags, src)
+    ir = lower(spec, limits)
+    return Report(name, diags + ir.diagnostics, src, ir)
+
+
+def parse_imgsz(value: int | str | Sequence[int]) -> tuple[int, int]:
+    """640 -> (640, 640); "640x384" -> (640, 384) as (height, width); (h, w) stays."""
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, str):
+        parts = value.lower().replace(",", "x").split("x")
+        if len(parts) == 1:
+            return int(parts[0]), int(parts[0])
+        if len(parts) == 2:
+            return int(parts[0]), int(parts[1])
+        raise ValueError(f"image size `{value}`: write 640 or 640x384 (height x width)")
+    h, w = value
+    return int(h), int(w)
+
+
+def validate(path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Sequence[Any] = 640, static: bool = False,
+             limits: Limits = DEFAULT_LIMITS) -> Report:
+    """All problems of a spec: static rules, size rules at each `imgsz`, then (unless `static`) the shape pass,
+    which instantiates every block on the meta device (no weight memory) and propagates meta tensors."""
+    report = analyze(path_or_spec, limits)
+    if report.ir is None:
+        return report
+    sizes = [imgsz] if isinstance(imgsz, (int, str)) or (isinstance(imgsz, tuple) and len(imgsz) == 2 and all(isinstance(v, int) for v in imgsz)) else list(imgsz)
+    from .graph.sizes import check_sizes
+
+    hw_list = [parse_imgsz(s) for s in sizes]  # type: ignore[arg-type]
+    for hw in hw_list:
+        report.diagnostics += check_sizes(report.ir, hw, limits)
+    if static or not report.ok:
+        return report
+    from .compile.shapes import shape_pass
+
+    for hw in hw_list:
+        shapes, diags = shape_pass(report.ir, hw, limits)
+        report.shapes[f"{hw[0]}x{hw[1]}"] = shapes
+        report.diagnostics += diags
+        if diags and errors(diags):
+            break
+    return report
+
+
+def build(path_or_spec: str | os.PathLike[str] | Spec, weights: str | os.PathLike[str] | None = None, fuse: bool = False,
+          device: Any = None, limits: Limits = DEFAULT_LIMITS) -> "YamlnetModel":
+    """The compiled nn.Module (a torch.fx.GraphModule). Raises SpecError when the spec has errors."""
+    report = analyze(path_or_spec, limits)
+    if not report.ok or report.ir is None:
+        raise SpecError(report.diagnostics, report.source)
+    from .compile.build import compile_ir
+
+    model = compile_ir(report.ir, weights=weights, device=device, limits=limits)
+    if fuse:
+        model.eval()
+        model.fuse()
+    return model
+
+
+def spec_dir(spec: Spec) -> Path:
+    return Path(spec.path).parent if spec.path != "<string>" else Path.cwd()
+
+
+__all__ = ["Report", "analyze", "build", "load_spec", "parse_imgsz", "validate", "LoadReport"]

@@ -1,0 +1,54 @@
+"""IR node -> nn.Module: import the registered implementation and call it with the bound arguments."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .. import registry
+from ..graph.bind import constructor_kwargs
+from ..graph.ir import IR, Node
+from ..spec.expr import ActivationCall
+from .context import activation
+
+
+def activation_factory(call: ActivationCall | None) -> Callable[[], nn.Module] | None:
+    """The spec's `activation` (already checked against the allow-list) as a factory of modules."""
+    if call is None:
+        return None
+    cls = getattr(nn, call.name.removeprefix("nn."))
+    args, kwargs = call.args, dict(call.kwargs)
+    return lambda: cls(*args, **kwargs)
+
+
+def instantiate_node(node: Node) -> nn.Module:
+    impl = registry.load_impl(node.decl)
+    kwargs = constructor_kwargs(node.decl, node.bound)
+    if node.n > 1 and node.decl.repeat == "sequential":
+        return nn.Sequential(*(impl(**kwargs) for _ in range(node.n)))
+    module = impl(**kwargs)
+    if not isinstance(module, nn.Module):  # pragma: no cover - a faulty custom declaration
+        raise TypeError(f"{node.decl.impl} returned {type(module).__name__}, not an nn.Module")
+    return module
+
+
+def instantiate(ir: IR, device: str | torch.device | None = None) -> dict[int, nn.Module]:
+    """Every module of the graph (Index rows have none), built under the spec's default activation."""
+    modules: dict[int, nn.Module] = {}
+    ctx: Any = torch.device(device) if device is not None else _nullcontext()
+    with activation(activation_factory(ir.spec.activation)), ctx:
+        for pos, node in ir.nodes.items():
+            if node.decl.name == "Index":
+                continue
+            modules[pos] = instantiate_node(node)
+    return modules
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Middle: Spec -> IR graph, taps, scaling, channel and stride inference, static checks."""

@@ -1,0 +1,133 @@
+"""Binding a row's YAML arguments to a block's declared arguments: order, types, defaults, width scaling
+and the values the compiler fills in (input channels, repeats), following YOLOv5's parse_model rules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..diagnostics import Diagnostic, Span
+from ..registry import FILL_C1, FILL_C1S, FILL_N, FILL_WEIGHTS, REQUIRED, Arg, BlockDecl
+from ..spec.model import Row, Spec
+
+
+def make_divisible(x: float, divisor: int = 8) -> int:
+    """The smallest multiple of `divisor` that is >= x (YOLOv5's channel rounding)."""
+    return int(math.ceil(x / divisor) * divisor)
+
+
+def scale_depth(n: int, depth_multiple: float) -> int:
+    """YOLOv5's depth rule: max(round(n * d), 1) for n > 1; n = 1 stays 1."""
+    return max(round(n * depth_multiple), 1) if n > 1 else n
+
+
+def type_ok(value: Any, type_: str) -> bool:
+    for t in type_.split("|"):
+        t = t.strip()
+        if t == "any":
+            return True
+        if t == "none" and value is None:
+            return True
+        if t == "bool" and isinstance(value, bool):
+            return True
+        if t == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if t == "str" and isinstance(value, str):
+            return True
+        if t == "list" and isinstance(value, (list, tuple)):
+            return True
+    return False
+
+
+def signature(decl: BlockDecl) -> str:
+    parts = []
+    for a in decl.yaml_args():
+        parts.append(a.name if a.default is REQUIRED else f"{a.name}={a.default!r}")
+    return f"{decl.name}[{', '.join(parts)}]"
+
+
+def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """Constructor keyword arguments for one row (before `prepare`), or None with diagnostics."""
+    diags: list[Diagnostic] = []
+    yaml_args = decl.yaml_args()
+    given = list(row.args)
+    if len(given) > len(yaml_args):
+        extra_span = row.arg_spans[len(yaml_args)] if len(row.arg_spans) > len(yaml_args) else row.args_span
+        diags.append(Diagnostic("YN106", f"{decl.name} takes {_count(len(yaml_args))}, the row gives {len(given)}", extra_span,
+                                label="unexpected argument", help=f"the arguments are {signature(decl)}"))
+        return None, diags
+    values: dict[str, Any] = {}
+    for i, a in enumerate(yaml_args):
+        if i < len(given):
+            v = given[i]
+            span = row.arg_spans[i] if i < len(row.arg_spans) else row.args_span
+            if not type_ok(v, a.type):
+                diags.append(Diagnostic("YN107", f"{decl.name} argument `{a.name}` must be {_type_words(a.type)}, not {v!r}", span,
+                                        help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else "")))
+                continue
+            values[a.name] = v
+        elif a.default is REQUIRED:
+            diags.append(Diagnostic("YN106", f"{decl.name} needs argument `{a.name}`", row.args_span,
+                                    help=f"the arguments are {signature(decl)}"))
+        else:
+            values[a.name] = a.default
+    if diags:
+        return None, diags
+    bound: dict[str, Any] = {}
+    no = _outputs_per_level(spec)
+    for a in decl.args:
+        if a.fill == FILL_C1:
+            bound[a.name] = c_in[0] if c_in else spec.ch
+        elif a.fill == FILL_C1S:
+            bound[a.name] = list(c_in)
+        elif a.fill == FILL_N:
+            bound[a.name] = n
+        elif a.fill == FILL_WEIGHTS:
+            bound[a.name] = values.get(a.name, a.default)
+        else:
+            v = values[a.name]
+            if a.width and isinstance(v, int) and not isinstance(v, bool) and v != no:
+                v = make_divisible(v * spec.width_multiple, 8)
+            bound[a.name] = v
+    return bound, diags
+
+
+def constructor_kwargs(decl: BlockDecl, bound: dict[str, Any]) -> dict[str, Any]:
+    return {a.name: bound[a.name] for a in decl.args if a.to_constructor and a.name in bound}
+
+
+def weights_arg(decl: BlockDecl, bound: dict[str, Any]) -> Any:
+    for a in decl.args:
+        if a.fill == FILL_WEIGHTS:
+            return bound.get(a.name)
+    return None
+
+
+def _outputs_per_level(spec: Spec) -> int:
+    """YOLOv5 leaves a channel count equal to na * (nc + 5) unscaled (a layer that feeds a head directly)."""
+    a = spec.anchors
+    na = (len(a[0]) // 2) if isinstance(a, list) and a else (a if isinstance(a, int) else 0)
+    return na * ((spec.nc or 80) + 5) if na else -1
+
+
+def _count(k: int) -> str:
+    return f"{k} argument{'s' * (k != 1)}"
+
+
+def _type_words(t: str) -> str:
+    words = {"int": "a whole number", "float": "a number", "bool": "True or False", "str": "a string", "list": "a list",
+             "none": "None", "any": "any value"}
+    return " or ".join(words.get(x.strip(), x) for x in t.split("|"))
+
+
+def arg_span(row: Row, decl: BlockDecl, name: str) -> Span:
+    """Where an argument is written in the row (the args list when it takes its default)."""
+    for i, a in enumerate(decl.yaml_args()):
+        if a.name == name and i < len(row.arg_spans):
+            return row.arg_spans[i]
+    return row.args_span
+
+
+__all__ = ["Arg", "bind_args", "constructor_kwargs", "make_divisible", "scale_depth", "signature", "type_ok", "weights_arg", "arg_span"]

@@ -1,0 +1,272 @@
+"""Spec -> IR: resolve every `from` to a port, bind arguments, and infer channels and strides row by row.
+
+Rows only reference earlier rows, so one pass in order does resolution and inference together: a row's
+inputs are already known when it is reached. Numbering follows the seeds' convention when row 0 is a
+multi-output block and the spec uses no `Index` rows (row 0 fills indices 0..4, index k = stride 2^(k+1);
+later rows are numbered from 5); otherwise row i is index i. Explicit taps (`backbone.P4`, `0.P4`) work in both.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+import networkx as nx
+
+from .. import registry
+from ..diagnostics import Diagnostic, Span
+from ..spec.limits import DEFAULT_LIMITS, Limits
+from ..spec.model import Ref, Row, Spec
+from .bind import bind_args, scale_depth
+from .checks import check_node, check_graph
+from .ir import INPUT, IR, Node, Port, PortRef
+
+SEED_SLOTS = 5  # P1..P5
+
+
+def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
+    rows = spec.rows
+    diags: list[Diagnostic] = []
+    numbering: Literal["seeds", "rows"] = "rows"
+    if rows:
+        d0 = registry.lookup(rows[0].module)
+        if d0 is not None and d0.taps is not None and not any(r.module == "Index" for r in rows):
+            numbering = "seeds"
+    shift = SEED_SLOTS - 1 if numbering == "seeds" else 0
+    ir = IR(spec=spec, graph=nx.MultiDiGraph(), nodes={}, numbering=numbering, diagnostics=diags)
+    ir.graph.add_node(INPUT)
+    names = {r.name: r.position for r in rows if r.name}
+    expected = [r.position for r in rows]
+    for r in rows:
+        if r.name and list(names).count(r.name) > 1:
+            pass
+    seen_names: dict[str, Span] = {}
+    for r in rows:
+        if r.name:
+            if r.name in seen_names:
+                diags.append(Diagnostic("YN208", f"two rows are named `{r.name}`", r.span, help="give each row its own name"))
+            seen_names[r.name] = r.span
+    del expected
+
+    for row in rows:
+        decl = registry.lookup(row.module)
+        assert decl is not None  # the parser reported unknown modules and dropped the row
+        index = row.position + (shift if row.position > 0 else 0)
+        node = Node(position=row.position, index=index, row=row, decl=decl, weights=row.weights)
+        ir.nodes[row.position] = node
+        ir.graph.add_node(row.position)
+        for ref in row.refs:
+            port = _resolve(ir, node, ref, names, diags)
+            if port is None:
+                node.ok = False
+                continue
+            node.inputs.append(port)
+            node.input_spans.append(ref.span)
+            ir.graph.add_edge(port.node, row.position, tap=port.tap, slot=len(node.inputs) - 1)
+        if node.ok:
+            _infer(ir, node, limits, diags)
+
+    _set_outputs(ir)
+    check_graph(ir, diags)
+    return ir
+
+
+def _index_help(ir: IR) -> str:
+    n = len(ir.spec.rows)
+    last = n - 1 + (SEED_SLOTS - 1 if ir.numbering == "seeds" else 0)
+    if ir.numbering == "seeds":
+        return f"valid indices are 0..4 (the taps of row 0) and 5..{last}; -1 is the previous row"
+    return f"valid indices are 0..{last}; -1 is the previous row"
+
+
+def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Diagnostic]) -> PortRef | None:
+    spec = ir.spec
+    rows = spec.rows
+    position: int
+    slot_stride: int | None = None
+    if ref.row_name is not None:
+        if ref.row_name not in names:
+            if ref.tap is None and ref.row_name.startswith("P") and ref.row_name[1:].isdigit():
+                diags.append(Diagnostic("YN208", f"`{ref.text}` names a tap but not the row that has it", ref.span,
+                                        help=f"write `<row>.{ref.row_name}`, e.g. `backbone.{ref.row_name}` or `0.{ref.row_name}`"))
+                return None
+            known = ", ".join(sorted(names)) or "none (give a row `name:` to reference it)"
+            diags.append(Diagnostic("YN208", f"no row is named `{ref.row_name}`", ref.span, help=f"named rows: {known}"))
+            return None
+        position = names[ref.row_name]
+        if position >= node.position:
+            code = "YN203" if position == node.position else "YN202"
+            what = "itself" if code == "YN203" else f"row `{ref.row_name}`, which comes later"
+            diags.append(Diagnostic(code, f"{node.label} takes its input from {what}", ref.span,
+                                    help="a row can only use rows above it; move the row or change `from`"))
+            return None
+    else:
+        assert ref.index is not None
+        if node.position == 0 and ref.index == -1 and ref.tap is None:
+            return PortRef(INPUT)
+        target = node.index + ref.index if ref.index < 0 else ref.index
+        if target == node.index:
+            diags.append(Diagnostic("YN203", f"{node.label} takes its input from itself", ref.span,
+                                    help="use -1 for the previous row, or the index of an earlier row"))
+            return None
+        if target < 0:
+            diags.append(Diagnostic("YN201", f"`from: {ref.index}` points before the first row", ref.span, help=_index_help(ir)))
+            return None
+        if target > node.index:
+            last = len(rows) - 1 + (SEED_SLOTS - 1 if ir.numbering == "seeds" else 0)
+            if target > last:
+                diags.append(Diagnostic("YN201", f"`from: {ref.index}` is out of range", ref.span, help=_index_help(ir)))
+            else:
+                diags.append(Diagnostic("YN202", f"{node.label} takes its input from layer {target}, which comes later", ref.span,
+                                        help="a row can only use rows above it (YOLOv5 runs rows in order); move the row or change `from`"))
+            return None
+        if ir.numbering == "seeds" and target < SEED_SLOTS:
+            position = 0
+            if ref.tap is None:
+                slot_stride = 2 ** (target + 1)
+        else:
+            position = target - (SEED_SLOTS - 1 if ir.numbering == "seeds" else 0)
+    src = ir.nodes.get(position)
+    if src is None or not src.ok:
+        return None  # the source row already has an error
+    if not src.multi:
+        if ref.tap is not None:
+            diags.append(Diagnostic("YN205", f"{src.label} has one output; it has no tap `{ref.tap}`", ref.span,
+                                    help=f"write `{ref.text.split('.')[0]}` without a tap"))
+            return None
+        return PortRef(position)
+    taps = src.taps
+    listing = ", ".join(f"{k} ({p.channels} ch, stride {p.stride})" for k, p in taps.items())
+    if slot_stride is not None:
+        for name, port in taps.items():
+            if port.stride == slot_stride:
+                return PortRef(position, name)
+        k = slot_stride.bit_length() - 2
+        diags.append(Diagnostic("YN205", f"index {k} is the P{k + 1} slot (stride {slot_stride}) of {src.label}, which has no such tap", ref.span,
+                                label=f"{src.row.module} has taps {', '.join(taps)}",
+                                help=f"its taps are {listing}; by index: " + ", ".join(f"{int(p.stride).bit_length() - 2} = {k2}" for k2, p in taps.items() if p.stride)))
+        return None
+    if ref.tap is None:
+        if node.row.module == "Index":
+            return PortRef(position)  # Index picks one of the outputs itself
+        last = list(taps)[-1]
+        diags.append(Diagnostic("YN205", f"{src.label} has several outputs; name the tap to use", ref.span,
+                                help=f"write e.g. `{src.row.name or src.index}.{last}`; its taps are {listing}"))
+        return None
+    if ref.tap not in taps:
+        diags.append(Diagnostic("YN205", f"{src.label} has no tap `{ref.tap}`", ref.span,
+                                help=f"its taps are {listing}"))
+        return None
+    return PortRef(position, ref.tap)
+
+
+def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
+    spec, row, decl = ir.spec, node.row, node.decl
+    if decl.name == "Index":
+        _infer_index(ir, node, diags)
+        return
+    ports = [ir.port(p) for p in node.inputs]
+    if any(p.channels is None for p in ports):
+        node.ok = False
+        return
+    node.c_in = [p.channels for p in ports]
+    node.in_strides = [p.stride for p in ports]
+    if decl.inputs == "one" and len(ports) != 1:
+        diags.append(Diagnostic("YN207", f"{decl.name} takes one input; `from` lists {len(ports)}", row.from_span,
+                                help="give one row index, or use Concat to join several"))
+        node.ok = False
+        return
+    n = scale_depth(row.number, spec.depth_multiple)
+    if n > 1 and decl.repeat == "none":
+        diags.append(Diagnostic("YN106", f"{decl.name} cannot be repeated (number is {row.number})", row.number_span, help="set number to 1"))
+        node.ok = False
+        return
+    node.n = n
+    c_in = [int(c) for c in node.c_in if c is not None]
+    bound, more = bind_args(spec, row, decl, c_in, n)
+    diags.extend(more)
+    if bound is None:
+        node.ok = False
+        return
+    if decl.prepare is not None:
+        try:
+            bound = decl.prepare(bound, len(ports))
+        except (ValueError, TypeError) as e:
+            diags.append(Diagnostic("YN107", f"{decl.name}: {e}", row.args_span, help="check the arguments against the block's reference (`yamlnet blocks`)"))
+            node.ok = False
+            return
+    node.bound = bound
+    if node.weights is None:
+        from .bind import weights_arg
+
+        w = weights_arg(decl, bound)
+        node.weights = w if isinstance(w, str) and w else None
+    stride_in = node.in_strides[0] if node.in_strides else Fraction(1)
+    try:
+        if decl.taps is not None:
+            for t in decl.taps_of(bound):
+                node.taps[t.name] = Port(t.channels, None if stride_in is None else stride_in * t.stride)
+            last = list(node.taps.values())[-1] if node.taps else Port(None, None)
+            node.out = Port(last.channels, last.stride)
+        else:
+            c_out = decl.out_channels(c_in if decl.inputs != "one" else c_in[0], bound) if decl.out_channels else None
+            s = decl.stride_of(bound)
+            node.out = Port(c_out, None if stride_in is None else stride_in * s)
+    except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
+        diags.append(Diagnostic("YN107", f"{decl.name}: cannot work out its output from these arguments ({e})", row.args_span,
+                                help="check the arguments against the block's reference (`yamlnet blocks`)"))
+        node.ok = False
+        return
+    check_node(ir, node, limits, diags)
+
+
+def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
+    """Ultralytics' `Index` row: [c, k] picks output k of a multi-output row; c is checked, not trusted."""
+    row = node.row
+    if len(node.inputs) != 1 or not ir.nodes.get(node.inputs[0].node) or not ir.nodes[node.inputs[0].node].multi:
+        diags.append(Diagnostic("YN207", "Index takes one multi-output row as its input", row.from_span,
+                                help="e.g. `[0, 1, Index, [128, 1]]` after a backbone in row 0"))
+        node.ok = False
+        return
+    src = ir.nodes[node.inputs[0].node]
+    if len(row.args) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in row.args):
+        diags.append(Diagnostic("YN106", "Index takes [channels, k]: the channels expected and the output to pick", row.args_span,
+                                help="e.g. `[0, 1, Index, [128, 1]]`"))
+        node.ok = False
+        return
+    c, k = row.args
+    taps = list(src.taps.items())
+    if not -len(taps) <= k < len(taps):
+        listing = ", ".join(f"{i} = {n} ({p.channels} ch, stride {p.stride})" for i, (n, p) in enumerate(taps))
+        diags.append(Diagnostic("YN205", f"{src.label} has {len(taps)} outputs; there is no output {k}", row.arg_spans[1],
+                                help=f"its outputs are {listing}"))
+        node.ok = False
+        return
+    name, port = taps[k]
+    node.inputs[0] = PortRef(src.position, name)
+    ir.graph.remove_edges_from([(src.position, node.position)])
+    ir.graph.add_edge(src.position, node.position, tap=name, slot=0)
+    node.c_in, node.in_strides = [port.channels], [port.stride]
+    node.bound = {"index": k}
+    node.out = Port(port.channels, port.stride)
+    if c != port.channels:
+        diags.append(Diagnostic("YN305", f"Index says output {k} has {c} channels; {src.label}'s {name} has {port.channels}", row.arg_spans[0],
+                                help=f"write [{port.channels}, {k}]"))
+
+
+def _set_outputs(ir: IR) -> None:
+    heads = ir.heads()
+    if heads:
+        ir.outputs = [PortRef(heads[-1].position)]
+        return
+    if not ir.nodes:
+        return
+    last = ir.nodes[max(ir.nodes)]
+    if last.multi:
+        ir.outputs = [PortRef(last.position, t) for t in last.taps]
+    else:
+        ir.outputs = [PortRef(last.position)]
+
+
+def is_row(x: object) -> bool:
+    return isinstance(x, Row)

@@ -1,0 +1,239 @@
+"""Block declarations: what the compiler knows of a block without importing it.
+
+A declaration (`BlockDecl`) is plain data plus small pure functions (no torch): the block's arguments
+(names, types, defaults, which are width-scaled, which the compiler fills), how its output channels and
+stride follow from its arguments, its taps when it has several outputs, and the input-size constraints it
+imposes. The implementation (an ``nn.Module`` class or factory) is named by ``impl`` ("package.module:attr")
+and imported only when a model is built.
+
+Declarations come from the ``decl`` module of every sub-package of ``blocks/`` and from the entry point group
+``yamlnet.blocks``. A spec can only name a registered block: no name from a spec is ever imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import pkgutil
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Mapping, Sequence
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+# What the compiler itself puts into an argument instead of taking it from the YAML row.
+FILL_C1 = "c1"  # the input channels (an int)
+FILL_C1S = "c1s"  # the list of input channels, one per input (Detect, Segment)
+FILL_N = "n"  # the depth (repeat count) after depth scaling (C3, BottleneckCSP, ...)
+FILL_WEIGHTS = "weights"  # taken from the YAML, but loaded by the compiler, not passed to the constructor
+
+ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument of a block.
+
+    `type` is one of ARG_TYPES or a union joined by "|" ("int|list", "str|none"); "float" accepts ints.
+    `width` marks a channel count scaled by the spec's width_multiple (make_divisible(v * w, 8)).
+    `fill` names what the compiler supplies (FILL_*); such arguments are not written in the YAML row,
+    except FILL_WEIGHTS, which is written there and consumed by the weight loader.
+    """
+
+    name: str
+    type: str = "any"
+    default: Any = REQUIRED
+    width: bool = False
+    fill: str | None = None
+    doc: str = ""
+
+    @property
+    def from_yaml(self) -> bool:
+        return self.fill is None or self.fill == FILL_WEIGHTS
+
+    @property
+    def to_constructor(self) -> bool:
+        return self.fill != FILL_WEIGHTS
+
+
+@dataclass(frozen=True)
+class TapDecl:
+    """One output of a multi-output block: a name (P3), its channels and its stride."""
+
+    name: str
+    channels: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The spatial size arriving at a block must be a multiple of `multiple(args)` (e.g. a patch size)."""
+
+    multiple: Callable[[Mapping[str, Any]], int]
+    why: str
+
+
+Channels = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound args) -> output channels
+Stride = Callable[[Mapping[str, Any]], Fraction]  # bound args -> output stride / input stride
+Taps = Callable[[Mapping[str, Any]], Sequence[TapDecl]]
+Prepare = Callable[[dict[str, Any], int], dict[str, Any]]  # (bound args, number of inputs) -> bound args
+
+
+@dataclass(frozen=True)
+class BlockDecl:
+    """What the compiler needs to know about a block, readable without importing torch.
+
+    - `inputs`: "one" (a single tensor), "join" (several tensors of one stride, e.g. Concat), "list" (several
+      tensors of increasing stride passed as a list, e.g. Detect).
+    - `repeat`: how a row's depth n > 1 is realised: "sequential" (n copies in nn.Sequential, YOLOv5's rule),
+      "arg" (passed to the constructor through the FILL_N argument), "none" (n must be 1).
+    - `out_channels`: None for heads (Detect, Segment, Classify), whose output is not a feature map.
+    - `taps`: for a multi-output block (a backbone), its outputs in the order its forward returns them.
+    - `role`: "layer", "join", "head" or "backbone".
+    """
+
+    name: str
+    impl: str
+    args: tuple[Arg, ...] = ()
+    inputs: str = "one"
+    repeat: str = "sequential"
+    out_channels: Channels | None = None
+    stride: Stride | None = None
+    taps: Taps | None = None
+    sizes: tuple[SizeRule, ...] = ()
+    prepare: Prepare | None = None
+    role: str = "layer"
+    doc: str = ""
+    source: str = field(default="", compare=False)  # which module declared it
+
+    def yaml_args(self) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if a.from_yaml)
+
+    def stride_of(self, args: Mapping[str, Any]) -> Fraction:
+        return Fraction(1) if self.stride is None else Fraction(self.stride(args))
+
+    def taps_of(self, args: Mapping[str, Any]) -> tuple[TapDecl, ...]:
+        return () if self.taps is None else tuple(self.taps(args))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers that declaration modules use to say common things in one word.
+
+
+def out_arg(name: str) -> Channels:
+    """Output channels are the (already width-scaled) argument `name`."""
+    return lambda c1, args: int(args[name])
+
+
+def out_same(c1: Any, args: Mapping[str, Any]) -> int:
+    """Output channels equal the input channels."""
+    return int(c1[0] if isinstance(c1, list) else c1)
+
+
+def out_sum(c1: Any, args: Mapping[str, Any]) -> int:
+    """Output channels are the sum over the inputs (Concat)."""
+    return int(sum(c1) if isinstance(c1, list) else c1)
+
+
+def stride_arg(name: str) -> Stride:
+    """The block downsamples by its integer argument `name` (Conv's s)."""
+
+    def stride(args: Mapping[str, Any]) -> Fraction:
+        s = args[name]
+        if isinstance(s, (list, tuple)):
+            s = s[0]
+        return Fraction(int(s))
+
+    return stride
+
+
+def stride_fixed(factor: int | Fraction) -> Stride:
+    return lambda args: Fraction(factor)
+
+
+def stride_upsample(name: str) -> Stride:
+    """The block upsamples by its argument `name` (nn.Upsample's scale_factor)."""
+
+    def stride(args: Mapping[str, Any]) -> Fraction:
+        f = args[name]
+        if isinstance(f, (list, tuple)):
+            f = f[0]
+        return 1 / Fraction(f).limit_denominator(1000)
+
+    return stride
+
+
+def fixed_taps(*taps: tuple[str, int, int]) -> Taps:
+    """Taps that do not depend on arguments: ("P3", 64, 8), ..."""
+    decls = tuple(TapDecl(n, c, s) for n, c, s in taps)
+    return lambda args: decls
+
+
+def tap_name(stride: int) -> str:
+    """Taps are named by stride: P{log2 stride} (P3 = stride 8)."""
+    return f"P{max(int(stride).bit_length() - 1, 0)}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The registry.
+
+_DECLS: dict[str, BlockDecl] = {}
+_LOADED = False
+
+
+def register(decl: BlockDecl) -> BlockDecl:
+    """Add a declaration. A later registration of the same name replaces the earlier one."""
+    _DECLS[decl.name] = decl
+    return decl
+
+
+def declare(name: str, impl: str, **kw: Any) -> BlockDecl:
+    """Shorthand used by the `decl` modules: register(BlockDecl(name, impl, ...))."""
+    return register(BlockDecl(name=name, impl=impl, source=kw.pop("source", impl.split(":")[0]), **kw))
+
+
+def _load_declarations() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    try:
+        import blocks  # the project's block library: one `decl` module per sub-package
+    except ImportError:  # pragma: no cover - only when yamlnet is installed without blocks
+        blocks = None
+    if blocks is not None:
+        for info in sorted(pkgutil.iter_modules(blocks.__path__), key=lambda i: i.name):
+            if info.ispkg:
+                try:
+                    importlib.import_module(f"blocks.{info.name}.decl")
+                except ModuleNotFoundError as e:
+                    if e.name != f"blocks.{info.name}.decl":
+                        raise
+    for ep in importlib.metadata.entry_points(group="yamlnet.blocks"):
+        if not ep.value.startswith("blocks."):
+            ep.load()  # a third-party package's declaration module registers its blocks
+
+
+def lookup(name: str) -> BlockDecl | None:
+    _load_declarations()
+    return _DECLS.get(name)
+
+
+def names() -> list[str]:
+    _load_declarations()
+    return sorted(_DECLS)
+
+
+def load_impl(decl: BlockDecl) -> Callable[..., Any]:
+    """Import a registered block's implementation (the name comes from the registry, never from a spec)."""
+    module, _, attr = decl.impl.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]

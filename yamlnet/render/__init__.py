@@ -1,0 +1,1 @@
+"""Renderers: IR -> diagrams and summaries."""

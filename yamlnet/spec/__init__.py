@@ -1,0 +1,1 @@
+"""Front end: YAML text -> typed Spec."""

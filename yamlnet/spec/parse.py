@@ -1,0 +1,292 @@
+"""Positioned YAML tree -> typed Spec, with a Diagnostic for everything that does not fit."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Any
+
+import pydantic
+
+from .. import registry
+from ..diagnostics import Diagnostic, SourceText, Span
+from .expr import ExprError, evaluate, parse_activation
+from .limits import DEFAULT_LIMITS, Limits
+from .model import Header, Ref, Row, Spec
+from .source import YNode, compose_tree, read_source
+
+ROW_KEYS = ("from", "number", "module", "args")
+_REF = re.compile(r"^\s*(?:(?P<row>-?\d+|[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?(?P<tap>[A-Za-z_][A-Za-z0-9_]*|-?\d+)\s*$")
+
+# activations a spec may name, and the torch.nn class each stands for (resolved at build time)
+ACTIVATIONS = {
+    "nn.SiLU", "nn.ReLU", "nn.ReLU6", "nn.LeakyReLU", "nn.Hardswish", "nn.Hardsigmoid", "nn.GELU", "nn.Mish",
+    "nn.ELU", "nn.SELU", "nn.CELU", "nn.PReLU", "nn.Sigmoid", "nn.Tanh", "nn.Identity", "nn.Softplus",
+}
+
+
+def load_spec_with_diagnostics(path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, list[Diagnostic], SourceText | None]:
+    src, diags = read_source(path_or_text, limits)
+    if src is None:
+        return None, diags, None
+    tree, more = compose_tree(src, limits)
+    diags += more
+    if tree is None:
+        return None, diags, src
+    spec, more = parse_tree(tree, src, limits)
+    return spec, diags + more, src
+
+
+def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, list[Diagnostic]]:
+    file = src.name
+    diags: list[Diagnostic] = []
+    if not isinstance(tree.value, dict):
+        return None, [Diagnostic("YN102", "a spec is a mapping (nc:, backbone:, head: ...)", tree.span,
+                                 help="start the file with keys such as `nc: 80` and `backbone:`")]
+    top: dict[str, YNode] = tree.value
+    spans = {k: (v.key_span or v.span) for k, v in top.items()}
+
+    # header: everything but the rows and the activation, checked by pydantic
+    header_in = {k: v.plain() for k, v in top.items() if k not in ("backbone", "head", "activation")}
+    header = Header()
+    try:
+        header = Header.model_validate(header_in)
+    except pydantic.ValidationError as e:
+        bad = set()
+        for err in e.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            bad.add(key)
+            node = top.get(key)
+            diags.append(Diagnostic("YN104", f"`{key}`: {err['msg'].removeprefix('Value error, ')}", node.span if node else Span(file, 1, 1),
+                                    help=_header_help(key)))
+        header = Header.model_validate({k: v for k, v in header_in.items() if k not in bad})
+
+    names: dict[str, Any] = {k: v for k, v in header_in.items() if _bindable(v)}
+    names.setdefault("nc", header.nc if header.nc is not None else 80)
+
+    activation = None
+    if "activation" in top and top["activation"].value is not None:
+        node = top["activation"]
+        if not isinstance(node.value, str):
+            diags.append(Diagnostic("YN111", "`activation` must be a string such as nn.SiLU()", node.span, help="write e.g. `activation: nn.LeakyReLU(0.1)`"))
+        else:
+            try:
+                activation = parse_activation(node.value, limits)
+                if activation.name not in ACTIVATIONS:
+                    close = difflib.get_close_matches(activation.name, sorted(ACTIVATIONS), n=1)
+                    diags.append(Diagnostic("YN111", f"unknown activation `{activation.name}`", node.span,
+                                            help=(f"did you mean `{close[0]}`? " if close else "") + "allowed: " + ", ".join(sorted(ACTIVATIONS))))
+                    activation = None
+            except ExprError as e:
+                diags.append(Diagnostic(e.code, e.message, _col(node.span, e.column), help=e.help or "write e.g. `activation: nn.LeakyReLU(0.1)`"))
+
+    sections: dict[str, list[Row]] = {"backbone": [], "head": []}
+    if "backbone" not in top:
+        diags.append(Diagnostic("YN112", "the spec has no `backbone:` section", Span(file, 1, 1), help="add `backbone:` with a list of [from, number, module, args] rows"))
+    position = 0
+    for section in ("backbone", "head"):
+        node = top.get(section)
+        if node is None or node.value is None:
+            continue
+        if not isinstance(node.value, list):
+            diags.append(Diagnostic("YN103", f"`{section}` must be a list of rows", node.span, help="write each row as `- [from, number, module, args]`"))
+            continue
+        for item in node.value:
+            if position >= limits.rows:
+                diags.append(Diagnostic("YN507", f"the spec has more than {limits.rows} rows", item.span, help="raise the limit with --max-rows if this is intended"))
+                break
+            row = _parse_row(item, position, section, names, limits, diags)  # type: ignore[arg-type]
+            if row is not None:
+                sections[section].append(row)
+            position += 1
+    spec = Spec(
+        path=file, nc=header.nc, depth_multiple=header.depth_multiple, width_multiple=header.width_multiple,
+        anchors=header.anchors, activation=activation, ch=header.ch, backbone=sections["backbone"], head=sections["head"],
+        names=names, source=src, spans=spans,
+    )
+    return spec, diags
+
+
+def _bindable(v: Any) -> bool:
+    return isinstance(v, (int, float, str, bool, list)) or v is None
+
+
+def _header_help(key: str) -> str:
+    return {
+        "nc": "nc is the number of classes, a whole number >= 1 (e.g. `nc: 80`)",
+        "depth_multiple": "a positive finite number, e.g. 0.33",
+        "width_multiple": "a positive finite number, e.g. 0.50",
+        "anchors": "a list of levels, each a list of w,h pairs, e.g. `- [10,13, 16,30, 33,23]`, or a number of anchors per level",
+        "ch": "the number of input channels, e.g. 3",
+    }.get(key, "fix the value's type")
+
+
+def _col(span: Span, column: int) -> Span:
+    """A span inside a scalar: column offset within the text (quotes are not counted exactly)."""
+    if span.line <= 0:
+        return span
+    return Span(span.file, span.line, span.column + max(column - 1, 0), span.line, span.column + max(column - 1, 0) + 1)
+
+
+def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], limits: Limits, diags: list[Diagnostic]) -> Row | None:
+    name: str | None = None
+    weights: str | None = None
+    if isinstance(item.value, list):
+        if len(item.value) != 4:
+            diags.append(Diagnostic("YN103", f"a row has 4 items [from, number, module, args]; this one has {len(item.value)}", item.span,
+                                    help="write the row as [from, number, module, args], e.g. [-1, 1, Conv, [64, 3, 2]]"))
+            return None
+        f_node, n_node, m_node, a_node = item.value
+    elif isinstance(item.value, dict):
+        d = item.value
+        unknown = [k for k in d if k not in (*ROW_KEYS, "name", "n", "weights")]
+        for k in unknown:
+            diags.append(Diagnostic("YN103", f"unknown row key `{k}`", d[k].key_span or d[k].span,
+                                    help="a row mapping has keys name, from, number (or n), module, args, weights"))
+        if "module" not in d:
+            diags.append(Diagnostic("YN103", "the row has no `module`", item.span, help="add `module: Conv` (or another block)"))
+            return None
+        f_node = d.get("from", YNode(-1, item.span))
+        n_node = d.get("number", d.get("n", YNode(1, item.span)))
+        m_node = d["module"]
+        a_node = d.get("args", YNode([], item.span))
+        if "name" in d:
+            nm = d["name"].value
+            if not isinstance(nm, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", nm):
+                diags.append(Diagnostic("YN103", "a row name is a word (letters, digits, _)", d["name"].span, help="e.g. `name: backbone`"))
+            else:
+                name = nm
+        if "weights" in d:
+            w = d["weights"].value
+            if w not in (None, False):
+                if not isinstance(w, str):
+                    diags.append(Diagnostic("YN107", "`weights` is a file path", d["weights"].span, help="e.g. `weights: emo_1m.pth`"))
+                else:
+                    weights = w
+    else:
+        diags.append(Diagnostic("YN103", "a row is a list [from, number, module, args] or a mapping", item.span,
+                                help="e.g. `- [-1, 1, Conv, [64, 3, 2]]`"))
+        return None
+
+    ok = True
+    refs = _parse_from(f_node, diags)
+    if refs is None:
+        ok = False
+
+    number = n_node.value
+    if isinstance(number, str):
+        try:
+            number = evaluate(number, names, limits)
+        except ExprError as e:
+            diags.append(Diagnostic(e.code, e.message, _col(n_node.span, e.column), help=e.help))
+            ok = False
+    if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
+        diags.append(Diagnostic("YN107", f"`number` must be a whole number >= 1, not {number!r}", n_node.span,
+                                help="number is how often the block repeats (scaled by depth_multiple), e.g. 3"))
+        ok = False
+    elif ok and number > limits.repeats:
+        diags.append(Diagnostic("YN507", f"a block repeated {number:,} times", n_node.span, help=f"the limit is {limits.repeats}; raise it with --max-repeats"))
+        ok = False
+
+    module = m_node.value
+    if not isinstance(module, str):
+        diags.append(Diagnostic("YN103", f"`module` must be a block name, not {type(module).__name__}", m_node.span, help="e.g. Conv, C3, nn.Upsample"))
+        return None
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", module):
+        code = "YN501" if ("(" in module or "__" in module or " " in module.strip()) else "YN105"
+        diags.append(Diagnostic(code, "the module is Python code, not a block name; yamlnet never runs code from a spec" if code == "YN501" else f"`{module}` is not a block name",
+                                m_node.span, help="name a registered block such as Conv or C3; custom blocks are registered from Python"))
+        return None
+    if registry.lookup(module) is None:
+        close = difflib.get_close_matches(module, registry.names(), n=3, cutoff=0.6)
+        if not close:
+            lowered = {n.lower(): n for n in registry.names()}
+            close = [lowered[module.lower()]] if module.lower() in lowered else []
+        diags.append(Diagnostic("YN105", f"unknown module `{module}`", m_node.span,
+                                label="not a registered block",
+                                help=(f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else
+                                      "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)")))
+        ok = False
+
+    args: list[Any] = []
+    arg_spans: list[Span] = []
+    if a_node.value is None:
+        a_items: list[YNode] = []
+    elif isinstance(a_node.value, list):
+        a_items = a_node.value
+    else:
+        diags.append(Diagnostic("YN106", "`args` must be a list", a_node.span, help="e.g. [64, 3, 2]; [] for none"))
+        return None
+    for a in a_items:
+        try:
+            args.append(_resolve_arg(a, names, limits))
+        except ExprError as e:
+            diags.append(Diagnostic(e.code, e.message, _col(a.span, e.column), help=e.help))
+            ok = False
+        except _ArgError as e:
+            diags.append(e.diag)
+            ok = False
+        arg_spans.append(a.span)
+    if not ok or refs is None:
+        return None
+    return Row(position=position, section=section, name=name, refs=refs, number=number, module=module, args=args, weights=weights,  # type: ignore[arg-type]
+               span=item.span, from_span=f_node.span, number_span=n_node.span, module_span=m_node.span, args_span=a_node.span, arg_spans=arg_spans)
+
+
+class _ArgError(Exception):
+    def __init__(self, diag: Diagnostic):
+        self.diag = diag
+
+
+def _resolve_arg(node: YNode, names: dict[str, Any], limits: Limits) -> Any:
+    v = node.value
+    if isinstance(v, str):
+        return evaluate(v, names, limits)
+    if isinstance(v, list):
+        return [_resolve_arg(x, names, limits) for x in v]
+    if isinstance(v, dict):
+        raise _ArgError(Diagnostic("YN107", "an argument cannot be a mapping", node.span, help="write arguments as a list of values"))
+    if isinstance(v, float) and v != v:
+        raise _ArgError(Diagnostic("YN107", "an argument is not a number (nan)", node.span, help="write a finite number"))
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > limits.value_abs:
+        raise _ArgError(Diagnostic("YN506", f"the argument {v:.3g} is beyond the limit of {limits.value_abs:.3g}", node.span, help="specs use small numbers"))
+    return v
+
+
+def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
+    items = node.value if isinstance(node.value, list) else [node]
+    if isinstance(node.value, list) and not node.value:
+        diags.append(Diagnostic("YN207", "`from` is an empty list", node.span, help="name at least one input, e.g. -1 for the previous row"))
+        return None
+    refs: list[Ref] = []
+    for it in items:
+        v = it.value
+        if isinstance(v, int) and not isinstance(v, bool):
+            refs.append(Ref(index=v, text=str(v), span=it.span))
+            continue
+        if isinstance(v, str):
+            m = _REF.match(v)
+            if m:
+                row, tap = m.group("row"), m.group("tap")
+                if row is None:
+                    if re.match(r"^-?\d+$", tap):
+                        refs.append(Ref(index=int(tap), text=v, span=it.span))
+                    else:
+                        refs.append(Ref(row_name=tap, text=v, span=it.span))
+                    continue
+                if re.match(r"^-?\d+$", tap):
+                    tap = tap  # a tap by position: backbone.2
+                if re.match(r"^-?\d+$", row):
+                    refs.append(Ref(index=int(row), tap=tap, text=v, span=it.span))
+                else:
+                    refs.append(Ref(row_name=row, tap=tap, text=v, span=it.span))
+                continue
+            code = "YN501" if ("(" in v or "__" in v) else "YN207"
+            diags.append(Diagnostic(code, f"cannot read `from` entry `{v}`", it.span,
+                                    help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)"))
+            return None
+        diags.append(Diagnostic("YN207", f"`from` entries are row indices or tap names, not {type(v).__name__}", it.span,
+                                help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)"))
+        return None
+    return refs

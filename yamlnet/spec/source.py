@@ -1,0 +1,192 @@
+"""Reading a spec: file checks, then YAML composed (never constructed by an unsafe loader) into a tree of
+`YNode`s that keep the line and column of every value.
+
+Hostile input stops here: size, encoding, python tags, aliases, merge keys and nesting depth are checked
+before any value is used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..diagnostics import Diagnostic, SourceText, Span
+from .limits import Limits
+
+_STD_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+
+
+@dataclass
+class YNode:
+    """A YAML value with its source span. `value` is a scalar, a list of YNode, or a dict str -> YNode."""
+
+    value: Any
+    span: Span
+    key_span: Span | None = None  # for mapping values: where the key is
+
+    def plain(self) -> Any:
+        """The value without positions (lists and dicts converted recursively)."""
+        v = self.value
+        if isinstance(v, list):
+            return [x.plain() for x in v]
+        if isinstance(v, dict):
+            return {k: x.plain() for k, x in v.items()}
+        return v
+
+
+def _span(file: str, node: yaml.Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+
+def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[SourceText | None, list[Diagnostic]]:
+    """Text of a spec from a path, or the string itself when it holds YAML (has a newline or a colon)."""
+    s = os.fspath(path_or_text)
+    looks_like_text = isinstance(path_or_text, str) and ("\n" in s or (":" in s and not Path(s).suffix))
+    if looks_like_text:
+        if len(s.encode("utf-8", "surrogatepass")) > limits.file_bytes:
+            return None, [_too_big("<string>", len(s), limits)]
+        return SourceText("<string>", s), []
+    p = Path(s)
+    name = s
+    if not p.exists():
+        return None, [
+            Diagnostic("YN510", f"no such file: {name}", Span.unknown(name), help="check the path; specs/ holds the bundled specs")
+        ]
+    if p.is_dir():
+        return None, [
+            Diagnostic("YN510", f"{name} is a directory, not a spec file", Span.unknown(name), help="name a .yaml file in it")
+        ]
+    size = p.stat().st_size
+    if size > limits.file_bytes:
+        return None, [_too_big(name, size, limits)]
+    data = p.read_bytes()
+    if not data.strip():
+        return None, [Diagnostic("YN509", "the spec file is empty", Span(name, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
+    if b"\x00" in data:
+        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, 1, 1), help="name the .yaml spec, not a weights or image file")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return None, [Diagnostic("YN508", "the file is not UTF-8 text", Span(name, line, col), help="save the spec as UTF-8")]
+    return SourceText(name, text), []
+
+
+def _too_big(name: str, size: int, limits: Limits) -> Diagnostic:
+    return Diagnostic(
+        "YN503",
+        f"the spec is {size:,} bytes; the limit is {limits.file_bytes:,}",
+        Span.unknown(name),
+        help="a model spec is a few kB; pass --max-file-bytes to raise the limit if this file is really a spec",
+    )
+
+
+def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Diagnostic]]:
+    """Compose the YAML into a YNode tree. Nothing is constructed from tags; python tags are refused."""
+    file = src.name
+    if not src.text.strip():
+        return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
+    try:
+        root = yaml.compose(src.text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = f"YAML syntax error: {e.problem or e.context}"
+        return None, [Diagnostic("YN101", msg, Span(file, line, col), help="fix the YAML syntax at the caret (indentation, brackets, quotes)")]
+    except yaml.YAMLError as e:  # pragma: no cover - e.g. reader errors for control characters
+        return None, [Diagnostic("YN101", f"YAML error: {e}", Span(file, 1, 1), help="fix the YAML text")]
+    except RecursionError:
+        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help=f"nesting deeper than {limits.depth} levels is refused")]
+    if root is None:
+        return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
+    diags: list[Diagnostic] = []
+    seen: dict[int, int] = {}
+    count = [0]
+
+    def walk(node: yaml.Node, depth: int) -> YNode:
+        span = _span(file, node)
+        count[0] += 1
+        if depth > limits.depth:
+            raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {limits.depth} levels", span, help="flatten the value; specs never need deep nesting"))
+        if count[0] > limits.yaml_nodes:
+            raise _Stop(Diagnostic("YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"))
+        if id(node) in seen:
+            seen[id(node)] += 1
+            if seen[id(node)] > limits.aliases:
+                raise _Stop(Diagnostic("YN504", "a YAML alias is used too often", span, help=f"more than {limits.aliases} uses of one anchor are refused"))
+        elif isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            seen[id(node)] = 0
+        if node.tag not in _STD_TAGS:
+            if node.tag.startswith("tag:yaml.org,2002:python/") or "python" in node.tag:
+                raise _Stop(Diagnostic("YN502", f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does", span, help="remove the tag; write the value as plain YAML"))
+            diags.append(Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span, help="remove the tag; specs use plain YAML values"))
+            return YNode(None, span)
+        if isinstance(node, yaml.ScalarNode):
+            value = _scalar(node)
+            if isinstance(value, str) and len(value) > limits.string_chars:
+                diags.append(Diagnostic("YN506", f"a string of {len(value):,} characters", span, help=f"strings longer than {limits.string_chars} characters are refused"))
+                value = value[:0]
+            return YNode(value, span)
+        if isinstance(node, yaml.SequenceNode):
+            return YNode([walk(x, depth + 1) for x in node.value], span)
+        out: dict[str, YNode] = {}
+        for k, v in node.value:
+            if k.tag == "tag:yaml.org,2002:merge" or (isinstance(k, yaml.ScalarNode) and k.value == "<<" and k.tag != "tag:yaml.org,2002:str"):
+                diags.append(Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k), help="write the keys out in full"))
+                continue
+            key = walk(k, depth + 1)
+            if not isinstance(key.value, (str, int, float, bool)) or isinstance(key.value, bool) and False:
+                diags.append(Diagnostic("YN102", "a mapping key must be a plain word", key.span, help="use a name such as `nc` or `backbone`"))
+                continue
+            ks = str(key.value)
+            if ks in out:
+                diags.append(Diagnostic("YN102", f"duplicate key `{ks}`", key.span, help="remove one of the two; YAML would silently keep the last"))
+            child = walk(v, depth + 1)
+            child.key_span = key.span
+            out[ks] = child
+        return YNode(out, span)
+
+    try:
+        tree = walk(root, 0)
+    except _Stop as stop:
+        return None, diags + [stop.diag]
+    except RecursionError:
+        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help="flatten the value")]
+    return tree, diags
+
+
+class _Stop(Exception):
+    def __init__(self, diag: Diagnostic):
+        self.diag = diag
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+_constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
+yaml.constructor.SafeConstructor.__init__(_constructor)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar's value by its resolved standard tag (safe constructor; no object construction)."""
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    try:
+        return _constructor.construct_object(node, deep=False)
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+        return node.value
