@@ -32,6 +32,7 @@ FILL_C1 = "c1"  # the input channels (an int)
 FILL_C1S = "c1s"  # the list of input channels, one per input (Detect, Segment)
 FILL_N = "n"  # the depth (repeat count) after depth scaling (C3, BottleneckCSP, ...)
 FILL_WEIGHTS = "weights"  # taken from the YAML, but loaded by the compiler, not passed to the constructor
+CHECK_C1 = "c1"  # an argument the YAML states (nn.Conv2d's in_channels) that must equal the arriving channels
 
 ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any")
 
@@ -44,6 +45,8 @@ class Arg:
     `width` marks a channel count scaled by the spec's width_multiple (make_divisible(v * w, 8)).
     `fill` names what the compiler supplies (FILL_*); such arguments are not written in the YAML row,
     except FILL_WEIGHTS, which is written there and consumed by the weight loader.
+    `check=CHECK_C1` marks a channel count the row states (nn.Conv2d's in_channels): it is checked against the
+    channels that arrive (YN301), and filled with them when the row leaves it out or writes None.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Arg:
     width: bool = False
     fill: str | None = None
     doc: str = ""
+    check: str | None = None  # CHECK_C1: the YAML may state the input channels; they are checked, else filled
 
     @property
     def from_yaml(self) -> bool:

@@ -16,7 +16,10 @@ EFFICIENTVIT_CHANNELS: dict[str, tuple[int, int, int]] = {
 EFFICIENTVIT_STRIDES = (8, 16, 32)
 
 _WEIGHTS = Arg(
-    "weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
+    "weights",
+    "bool|str|none",
+    default=False,
+    fill=FILL_WEIGHTS,
     doc="False/None for random initialisation, or a checkpoint of the authors' EfficientViT (loaded by key)",
 )
 

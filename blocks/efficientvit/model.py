@@ -15,6 +15,7 @@ from timm.layers import SqueezeExcite
 from torch import nn
 
 __all__ = [
+    "CONFIGS",
     "Conv2d_BN",
     "EfficientViT",
     "EfficientViT_M0",
@@ -23,7 +24,6 @@ __all__ = [
     "EfficientViT_M3",
     "EfficientViT_M4",
     "EfficientViT_M5",
-    "CONFIGS",
 ]
 
 
@@ -150,13 +150,8 @@ class CascadedGroupAttention(nn.Module):
         self.d = int(attn_ratio * key_dim)
         self.attn_ratio = attn_ratio
         self.resolution = resolution
-        self.qkvs = nn.ModuleList(
-            Conv2d_BN(dim // num_heads, self.key_dim * 2 + self.d) for _ in range(num_heads)
-        )
-        self.dws = nn.ModuleList(
-            Conv2d_BN(self.key_dim, self.key_dim, kernels[i], 1, kernels[i] // 2, groups=self.key_dim)
-            for i in range(num_heads)
-        )
+        self.qkvs = nn.ModuleList(Conv2d_BN(dim // num_heads, self.key_dim * 2 + self.d) for _ in range(num_heads))
+        self.dws = nn.ModuleList(Conv2d_BN(self.key_dim, self.key_dim, kernels[i], 1, kernels[i] // 2, groups=self.key_dim) for i in range(num_heads))
         self.proj = nn.Sequential(nn.ReLU(), Conv2d_BN(self.d * num_heads, dim, bn_weight_init=0.0))
         n_offsets, idxs = _relative_offset_index(resolution)
         self.attention_biases = nn.Parameter(torch.zeros(num_heads, n_offsets))
@@ -204,9 +199,7 @@ class LocalWindowAttention(nn.Module):
         self.dim = dim
         self.num_heads = num_heads
         self.window_resolution = window_resolution
-        self.attn = CascadedGroupAttention(
-            dim, key_dim, num_heads, attn_ratio=attn_ratio, resolution=window_resolution, kernels=kernels
-        )
+        self.attn = CascadedGroupAttention(dim, key_dim, num_heads, attn_ratio=attn_ratio, resolution=window_resolution, kernels=kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
@@ -245,9 +238,7 @@ class EfficientViTBlock(nn.Module):
         self.dw0 = Residual(Conv2d_BN(ed, ed, 3, 1, 1, groups=ed, bn_weight_init=0.0))
         self.ffn0 = Residual(FFN(ed, int(ed * 2)))
         if type == "s":
-            self.mixer: nn.Module = Residual(
-                LocalWindowAttention(ed, kd, nh, attn_ratio=ar, window_resolution=window_resolution, kernels=kernels)
-            )
+            self.mixer: nn.Module = Residual(LocalWindowAttention(ed, kd, nh, attn_ratio=ar, window_resolution=window_resolution, kernels=kernels))
         else:
             self.mixer = nn.Identity()
         self.dw1 = Residual(Conv2d_BN(ed, ed, 3, 1, 1, groups=ed, bn_weight_init=0.0))
@@ -292,9 +283,7 @@ class EfficientViT(nn.Module):
         )
         attn_ratio = [embed_dim[i] / (key_dim[i] * num_heads[i]) for i in range(len(embed_dim))]
         stage_layers: list[list[nn.Module]] = [[] for _ in range(len(embed_dim))]
-        for i, (stg, ed, kd, dpth, nh, ar, wd, do) in enumerate(
-            zip(stages, embed_dim, key_dim, depth, num_heads, attn_ratio, window_size, down_ops)
-        ):
+        for i, (stg, ed, kd, dpth, nh, ar, wd, do) in enumerate(zip(stages, embed_dim, key_dim, depth, num_heads, attn_ratio, window_size, down_ops)):
             for _ in range(dpth):
                 stage_layers[i].append(EfficientViTBlock(stg, ed, kd, nh, ar, wd, kernels))
             if do[0] == "subsample":
@@ -316,12 +305,12 @@ class EfficientViT(nn.Module):
 
 # The authors' configurations (img_size and patch_size do not change the downstream model's parameters).
 CONFIGS: dict[str, dict] = {
-    "M0": dict(embed_dim=(64, 128, 192), depth=(1, 2, 3), num_heads=(4, 4, 4), window_size=(7, 7, 7), kernels=(7, 5, 3, 3)),
-    "M1": dict(embed_dim=(128, 144, 192), depth=(1, 2, 3), num_heads=(2, 3, 3), window_size=(7, 7, 7), kernels=(7, 5, 3, 3)),
-    "M2": dict(embed_dim=(128, 192, 224), depth=(1, 2, 3), num_heads=(4, 3, 2), window_size=(7, 7, 7), kernels=(7, 5, 3, 3)),
-    "M3": dict(embed_dim=(128, 240, 320), depth=(1, 2, 3), num_heads=(4, 3, 4), window_size=(7, 7, 7), kernels=(5, 5, 5, 5)),
-    "M4": dict(embed_dim=(128, 256, 384), depth=(1, 2, 3), num_heads=(4, 4, 4), window_size=(7, 7, 7), kernels=(7, 5, 3, 3)),
-    "M5": dict(embed_dim=(192, 288, 384), depth=(1, 3, 4), num_heads=(3, 3, 4), window_size=(7, 7, 7), kernels=(7, 5, 3, 3)),
+    "M0": {"embed_dim": (64, 128, 192), "depth": (1, 2, 3), "num_heads": (4, 4, 4), "window_size": (7, 7, 7), "kernels": (7, 5, 3, 3)},
+    "M1": {"embed_dim": (128, 144, 192), "depth": (1, 2, 3), "num_heads": (2, 3, 3), "window_size": (7, 7, 7), "kernels": (7, 5, 3, 3)},
+    "M2": {"embed_dim": (128, 192, 224), "depth": (1, 2, 3), "num_heads": (4, 3, 2), "window_size": (7, 7, 7), "kernels": (7, 5, 3, 3)},
+    "M3": {"embed_dim": (128, 240, 320), "depth": (1, 2, 3), "num_heads": (4, 3, 4), "window_size": (7, 7, 7), "kernels": (5, 5, 5, 5)},
+    "M4": {"embed_dim": (128, 256, 384), "depth": (1, 2, 3), "num_heads": (4, 4, 4), "window_size": (7, 7, 7), "kernels": (7, 5, 3, 3)},
+    "M5": {"embed_dim": (192, 288, 384), "depth": (1, 3, 4), "num_heads": (3, 3, 4), "window_size": (7, 7, 7), "kernels": (7, 5, 3, 3)},
 }
 
 

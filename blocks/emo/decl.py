@@ -14,7 +14,10 @@ EMO_CHANNELS: dict[str, tuple[int, int, int, int, int]] = {
 EMO_STRIDES = (2, 4, 8, 16, 32)
 
 _WEIGHTS = Arg(
-    "weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
+    "weights",
+    "bool|str|none",
+    default=False,
+    fill=FILL_WEIGHTS,
     doc="False/None for random initialisation, or a checkpoint of the authors' EMO (loaded by key)",
 )
 
@@ -30,8 +33,7 @@ def _declare(name: str) -> None:
         stride=stride_fixed(EMO_STRIDES[-1]),
         taps=lambda args, _t=taps: _t,
         role="backbone",
-        doc=f"EMO backbone ({name}); outputs P1..P5 with channels {list(channels)}; any input size "
-        "(attention windows are zero-padded).",
+        doc=f"EMO backbone ({name}); outputs P1..P5 with channels {list(channels)}; any input size (attention windows are zero-padded).",
     )
 
 

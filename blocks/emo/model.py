@@ -8,8 +8,8 @@ last one passed through the final norm.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,7 @@ from einops import rearrange, reduce
 from timm.layers import DropPath
 from torch import nn
 
-__all__ = ["EMO", "iRMB", "MSPatchEmb", "LayerNorm2d", "EMO_1M", "EMO_2M", "EMO_5M", "EMO_6M", "CONFIGS"]
+__all__ = ["CONFIGS", "EMO", "EMO_1M", "EMO_2M", "EMO_5M", "EMO_6M", "LayerNorm2d", "MSPatchEmb", "iRMB"]
 
 _EPS = 1e-6
 
@@ -191,8 +191,13 @@ class iRMB(nn.Module):
             self.attn_pre = attn_pre
             self.qk = ConvNormAct(dim_in, dim_in * 2, 1, bias=qkv_bias, norm_layer="none", act_layer="none")
             self.v = ConvNormAct(
-                dim_in, dim_mid, 1, groups=self.num_head if v_group else 1, bias=qkv_bias,
-                norm_layer="none", act_layer=act_layer,
+                dim_in,
+                dim_mid,
+                1,
+                groups=self.num_head if v_group else 1,
+                bias=qkv_bias,
+                norm_layer="none",
+                act_layer=act_layer,
             )
             self.attn_drop = nn.Dropout(attn_drop)
         elif v_proj:
@@ -200,8 +205,14 @@ class iRMB(nn.Module):
         else:
             self.v = nn.Identity()
         self.conv_local = ConvNormAct(
-            dim_mid, dim_mid, dw_ks, stride=stride, dilation=dilation, groups=dim_mid,
-            norm_layer="bn_2d", act_layer="silu",
+            dim_mid,
+            dim_mid,
+            dw_ks,
+            stride=stride,
+            dilation=dilation,
+            groups=dim_mid,
+            norm_layer="bn_2d",
+            act_layer="silu",
         )
         self.se = SqueezeExcite(dim_mid, rd_ratio=se_ratio, act_layer=get_act(act_layer)) if se_ratio > 0.0 else nn.Identity()
         self.proj_drop = nn.Dropout(drop)
@@ -218,8 +229,11 @@ class iRMB(nn.Module):
         x = rearrange(x, "b c (h1 n1) (w1 n2) -> (b n1 n2) c h1 w1", n1=n1, n2=n2).contiguous()
         h, w = x.shape[-2:]
         qk = rearrange(
-            self.qk(x), "b (qk heads dim_head) h w -> qk b heads (h w) dim_head",
-            qk=2, heads=self.num_head, dim_head=self.dim_head,
+            self.qk(x),
+            "b (qk heads dim_head) h w -> qk b heads (h w) dim_head",
+            qk=2,
+            heads=self.num_head,
+            dim_head=self.dim_head,
         ).contiguous()
         q, k = qk[0], qk[1]
         attn = (q @ k.transpose(-2, -1)) * self.scale
@@ -230,8 +244,7 @@ class iRMB(nn.Module):
             y = self.v(y.contiguous())
         else:
             v = rearrange(self.v(x), "b (heads dim_head) h w -> b heads (h w) dim_head", heads=self.num_head)
-            y = rearrange(attn @ v.contiguous(), "b heads (h w) dim_head -> b (heads dim_head) h w",
-                          heads=self.num_head, h=h, w=w).contiguous()
+            y = rearrange(attn @ v.contiguous(), "b heads (h w) dim_head -> b (heads dim_head) h w", heads=self.num_head, h=h, w=w).contiguous()
         y = rearrange(y, "(b n1 n2) c h1 w1 -> b c (h1 n1) (w1 n2)", n1=n1, n2=n2).contiguous()
         if pad_r > 0 or pad_b > 0:
             y = y[:, :, :H, :W].contiguous()
@@ -274,17 +287,36 @@ class EMO(nn.Module):
         super().__init__()
         total = sum(depths)
         dprs = [drop_path * i / (total - 1) if total > 1 else 0.0 for i in range(total)]  # = torch.linspace
-        self.stage0 = nn.ModuleList([
-            MSPatchEmb(dim_in, stem_dim, kernel_size=dw_kss[0], c_group=1, stride=2, dilations=(1,),
-                       norm_layer=norm_layers[0], act_layer="none"),
-            iRMB(stem_dim, stem_dim, norm_in=False, has_skip=False, exp_ratio=1, norm_layer=norm_layers[0],
-                 act_layer=act_layers[0], v_proj=False, dw_ks=dw_kss[0], stride=1, dilation=1, se_ratio=1,
-                 dim_head=dim_heads[0], window_size=window_sizes[0], attn_s=False, qkv_bias=qkv_bias,
-                 attn_drop=attn_drop, drop=drop, drop_path=0.0, attn_pre=attn_pre),
-        ])
+        self.stage0 = nn.ModuleList(
+            [
+                MSPatchEmb(dim_in, stem_dim, kernel_size=dw_kss[0], c_group=1, stride=2, dilations=(1,), norm_layer=norm_layers[0], act_layer="none"),
+                iRMB(
+                    stem_dim,
+                    stem_dim,
+                    norm_in=False,
+                    has_skip=False,
+                    exp_ratio=1,
+                    norm_layer=norm_layers[0],
+                    act_layer=act_layers[0],
+                    v_proj=False,
+                    dw_ks=dw_kss[0],
+                    stride=1,
+                    dilation=1,
+                    se_ratio=1,
+                    dim_head=dim_heads[0],
+                    window_size=window_sizes[0],
+                    attn_s=False,
+                    qkv_bias=qkv_bias,
+                    attn_drop=attn_drop,
+                    drop=drop,
+                    drop_path=0.0,
+                    attn_pre=attn_pre,
+                ),
+            ]
+        )
         dim_prev = stem_dim
         for i, depth in enumerate(depths):
-            dpr = dprs[sum(depths[:i]):sum(depths[: i + 1])]
+            dpr = dprs[sum(depths[:i]) : sum(depths[: i + 1])]
             layers = []
             for j in range(depth):
                 if j == 0:  # the downsampling block: no skip, no attention, doubled expansion
@@ -292,11 +324,29 @@ class EMO(nn.Module):
                 else:
                     stride, has_skip, attn_s, exp_ratio = 1, True, attn_ss[i], exp_ratios[i]
                 layers.append(
-                    iRMB(dim_prev, embed_dims[i], norm_in=True, has_skip=has_skip, exp_ratio=exp_ratio,
-                         norm_layer=norm_layers[i], act_layer=act_layers[i], v_proj=True, dw_ks=dw_kss[i],
-                         stride=stride, dilation=1, se_ratio=se_ratios[i], dim_head=dim_heads[i],
-                         window_size=window_sizes[i], attn_s=attn_s, qkv_bias=qkv_bias, attn_drop=attn_drop,
-                         drop=drop, drop_path=dpr[j], v_group=v_group, attn_pre=attn_pre)
+                    iRMB(
+                        dim_prev,
+                        embed_dims[i],
+                        norm_in=True,
+                        has_skip=has_skip,
+                        exp_ratio=exp_ratio,
+                        norm_layer=norm_layers[i],
+                        act_layer=act_layers[i],
+                        v_proj=True,
+                        dw_ks=dw_kss[i],
+                        stride=stride,
+                        dilation=1,
+                        se_ratio=se_ratios[i],
+                        dim_head=dim_heads[i],
+                        window_size=window_sizes[i],
+                        attn_s=attn_s,
+                        qkv_bias=qkv_bias,
+                        attn_drop=attn_drop,
+                        drop=drop,
+                        drop_path=dpr[j],
+                        v_group=v_group,
+                        attn_pre=attn_pre,
+                    )
                 )
                 dim_prev = embed_dims[i]
             setattr(self, f"stage{i + 1}", nn.ModuleList(layers))
@@ -323,22 +373,57 @@ class EMO(nn.Module):
         return outs
 
 
-_COMMON = dict(
-    norm_layers=("bn_2d", "bn_2d", "ln_2d", "ln_2d"), act_layers=("silu", "silu", "gelu", "gelu"),
-    dw_kss=(3, 3, 5, 5), window_sizes=(7, 7, 7, 7), attn_ss=(False, False, True, True), qkv_bias=True,
-    attn_drop=0.0, drop=0.0, v_group=False, attn_pre=True,
-)
+_COMMON = {
+    "norm_layers": ("bn_2d", "bn_2d", "ln_2d", "ln_2d"),
+    "act_layers": ("silu", "silu", "gelu", "gelu"),
+    "dw_kss": (3, 3, 5, 5),
+    "window_sizes": (7, 7, 7, 7),
+    "attn_ss": (False, False, True, True),
+    "qkv_bias": True,
+    "attn_drop": 0.0,
+    "drop": 0.0,
+    "v_group": False,
+    "attn_pre": True,
+}
 
 # The authors' hyper-parameters for the four sizes.
 CONFIGS: dict[str, dict] = {
-    "EMO_1M": dict(_COMMON, depths=(2, 2, 8, 3), stem_dim=24, embed_dims=(32, 48, 80, 168),
-                   exp_ratios=(2.0, 2.5, 3.0, 3.5), dim_heads=(16, 16, 20, 21), drop_path=0.04036),
-    "EMO_2M": dict(_COMMON, depths=(3, 3, 9, 3), stem_dim=24, embed_dims=(32, 48, 120, 200),
-                   exp_ratios=(2.0, 2.5, 3.0, 3.5), dim_heads=(16, 16, 20, 20), drop_path=0.05),
-    "EMO_5M": dict(_COMMON, depths=(3, 3, 9, 3), stem_dim=24, embed_dims=(48, 72, 160, 288),
-                   exp_ratios=(2.0, 3.0, 4.0, 4.0), dim_heads=(24, 24, 32, 32), drop_path=0.05),
-    "EMO_6M": dict(_COMMON, depths=(3, 3, 9, 3), stem_dim=24, embed_dims=(48, 72, 160, 320),
-                   exp_ratios=(2.0, 3.0, 4.0, 5.0), dim_heads=(16, 24, 20, 32), drop_path=0.05),
+    "EMO_1M": {
+        **_COMMON,
+        "depths": (2, 2, 8, 3),
+        "stem_dim": 24,
+        "embed_dims": (32, 48, 80, 168),
+        "exp_ratios": (2.0, 2.5, 3.0, 3.5),
+        "dim_heads": (16, 16, 20, 21),
+        "drop_path": 0.04036,
+    },
+    "EMO_2M": {
+        **_COMMON,
+        "depths": (3, 3, 9, 3),
+        "stem_dim": 24,
+        "embed_dims": (32, 48, 120, 200),
+        "exp_ratios": (2.0, 2.5, 3.0, 3.5),
+        "dim_heads": (16, 16, 20, 20),
+        "drop_path": 0.05,
+    },
+    "EMO_5M": {
+        **_COMMON,
+        "depths": (3, 3, 9, 3),
+        "stem_dim": 24,
+        "embed_dims": (48, 72, 160, 288),
+        "exp_ratios": (2.0, 3.0, 4.0, 4.0),
+        "dim_heads": (24, 24, 32, 32),
+        "drop_path": 0.05,
+    },
+    "EMO_6M": {
+        **_COMMON,
+        "depths": (3, 3, 9, 3),
+        "stem_dim": 24,
+        "embed_dims": (48, 72, 160, 320),
+        "exp_ratios": (2.0, 3.0, 4.0, 5.0),
+        "dim_heads": (16, 24, 20, 32),
+        "drop_path": 0.05,
+    },
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from yamlnet.registry import (
     FILL_C1,
@@ -59,10 +60,14 @@ declare(
     "MobileOne_S0",
     "blocks.mobileone.model:MobileOne_S0",
     args=(
-        Arg("weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
-            doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler"),
-        Arg("in_channels", "int", default=3, fill=FILL_C1,
-            doc="input channels, from the compiler (the seed's stem hard-codes 4, a bug)"),
+        Arg(
+            "weights",
+            "bool|str|none",
+            default=False,
+            fill=FILL_WEIGHTS,
+            doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler",
+        ),
+        Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels, from the compiler (the seed's stem hard-codes 4, a bug)"),
     ),
     role="backbone",
     taps=_s0_taps,

@@ -84,7 +84,7 @@ class MobileOneBlock(nn.Module):
         if self.dw_bn_layer is not None:
             y = y + self.dw_bn_layer(x)
         x = self.nonlinearity(self.se(y))
-        y = getattr(self, "pw_1x1_0")(x)
+        y = self.pw_1x1_0(x)
         for i in range(1, self.k):
             y = y + getattr(self, f"pw_1x1_{i}")(x)
         if self.pw_bn_layer is not None:
@@ -118,7 +118,7 @@ class MobileOneBlock(nn.Module):
         return dw_k, dw_b, pw_k, pw_b
 
     @torch.no_grad()
-    def fuse(self) -> "MobileOneBlock":
+    def fuse(self) -> MobileOneBlock:
         """Reparameterise into `dw_reparam` (3x3 depthwise) and `pw_reparam` (1x1); returns self."""
         if self.deploy:
             return self
@@ -147,13 +147,12 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(nn.Conv2d(c1, c2, 3, 2, 1, bias=False), nn.BatchNorm2d(c2), nn.ReLU())
 
     @torch.no_grad()
-    def fuse(self) -> "ConvBNReLU":
+    def fuse(self) -> ConvBNReLU:
         conv, bn = self[0], self[1]
         if not isinstance(bn, nn.BatchNorm2d):
             return self
         kernel, bias = _fold(conv, bn)
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                          bias=True).to(kernel.device, kernel.dtype)
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True).to(kernel.device, kernel.dtype)
         fused.weight.copy_(kernel)
         fused.bias.copy_(bias)
         self[0] = fused

@@ -4,7 +4,8 @@ XXS/XS/S backbones (taps P1..P5)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from yamlnet.registry import (
     FILL_C1,
@@ -68,8 +69,7 @@ declare(
     sizes=(
         SizeRule(
             multiple=_patch_multiple,
-            why="the feature map is cut into patch_size x patch_size patches; its height and width must be "
-            "multiples of patch_size",
+            why="the feature map is cut into patch_size x patch_size patches; its height and width must be multiples of patch_size",
         ),
     ),
     doc=(
@@ -91,8 +91,13 @@ def _declare_backbone(name: str, variant: str) -> None:
         name,
         f"blocks.mobilevit.model:{name}",
         args=(
-            Arg("weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
-                doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler"),
+            Arg(
+                "weights",
+                "bool|str|none",
+                default=False,
+                fill=FILL_WEIGHTS,
+                doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler",
+            ),
             Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels (from the compiler)"),
         ),
         role="backbone",

@@ -18,9 +18,7 @@ def conv_1x1_bn(c1: int, c2: int) -> nn.Sequential:
 
 
 def conv_nxn_bn(c1: int, c2: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c1, c2, kernel_size, stride, kernel_size // 2, bias=False), nn.BatchNorm2d(c2), nn.SiLU()
-    )
+    return nn.Sequential(nn.Conv2d(c1, c2, kernel_size, stride, kernel_size // 2, bias=False), nn.BatchNorm2d(c2), nn.SiLU())
 
 
 class PreNorm(nn.Module):
@@ -37,9 +35,7 @@ class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden_dim: int) -> None:
         super().__init__()
         # Identity where the seed has (zero-rate) dropout, so parameter indices stay 0 and 3.
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden_dim), nn.SiLU(), nn.Identity(), nn.Linear(hidden_dim, dim), nn.Identity()
-        )
+        self.net = nn.Sequential(nn.Linear(dim, hidden_dim), nn.SiLU(), nn.Identity(), nn.Linear(hidden_dim, dim), nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -70,8 +66,7 @@ class Transformer(nn.Module):
     def __init__(self, dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.ModuleList([PreNorm(dim, Attention(dim, heads, dim_head)), PreNorm(dim, FeedForward(dim, mlp_dim))])
-            for _ in range(depth)
+            nn.ModuleList([PreNorm(dim, Attention(dim, heads, dim_head)), PreNorm(dim, FeedForward(dim, mlp_dim))]) for _ in range(depth)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,8 +169,7 @@ class MobileViTBackbone(nn.Module):
             ]
         )
         self.mvit = nn.ModuleList(
-            MobileViTBlock(ch[c], ch[c], dims[i], depths[i], kernel, patch, dims[i] * mlp_mult[i])
-            for i, c in enumerate((5, 7, 9))
+            MobileViTBlock(ch[c], ch[c], dims[i], depths[i], kernel, patch, dims[i] * mlp_mult[i]) for i, c in enumerate((5, 7, 9))
         )
         self.conv2 = conv_1x1_bn(ch[9], ch[10])
 

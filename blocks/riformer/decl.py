@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from yamlnet.registry import FILL_C1, FILL_WEIGHTS, Arg, TapDecl, declare, stride_fixed, tap_name
 

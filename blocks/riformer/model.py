@@ -79,7 +79,7 @@ class RIFormerBlock(nn.Module):
         return x + self.layer_scale_2.view(-1, 1, 1) * self.mlp(self.norm2(x))
 
     @torch.no_grad()
-    def fuse(self) -> "RIFormerBlock":
+    def fuse(self) -> RIFormerBlock:
         if self.deploy:
             return self
         norm1, mixer = self.norm1, self.token_mixer

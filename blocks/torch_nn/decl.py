@@ -2,16 +2,17 @@
 
 Arguments are torch's own, in torch's order (without `device`/`dtype`). As in YOLOv5's parse_model,
 nn.ConvTranspose2d is treated as part of the conv family (in_channels filled, out_channels width-scaled) and
-nn.BatchNorm2d takes only its filled num_features. nn.Conv2d gets in_channels filled but out_channels is not
-width-scaled (YOLOv5 does not scale it).
+Channel counts that a YAML row states (nn.Conv2d's in_channels, nn.BatchNorm2d's num_features) are checked
+against the channels that arrive. nn.Conv2d's out_channels is not width-scaled (YOLOv5 does not scale it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
-from yamlnet.registry import FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
+from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
 
 
 def _first(v: Any) -> Any:
@@ -34,11 +35,12 @@ def _transpose_stride(args: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(_first(args["stride"])))
 
 
-IN_CHANNELS = Arg("in_channels", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
+IN_CHANNELS = Arg("in_channels", "int|none", check=CHECK_C1, doc="input channels as the YAML states them; checked against what arrives (None: take them)")
 KERNEL = Arg("kernel_size", "int|list", doc="kernel size")
 
 declare(
-    "nn.Upsample", "torch.nn:Upsample",
+    "nn.Upsample",
+    "torch.nn:Upsample",
     args=(
         Arg("size", "int|list|none", default=None, doc="output size (instead of scale_factor)"),
         Arg("scale_factor", "float|list|none", default=None, doc="upsampling factor"),
@@ -46,17 +48,20 @@ declare(
         Arg("align_corners", "bool|none", default=None, doc="for the linear modes"),
         Arg("recompute_scale_factor", "bool|none", default=None, doc="see torch.nn.Upsample"),
     ),
-    out_channels=out_same, stride=_upsample_stride,
+    out_channels=out_same,
+    stride=_upsample_stride,
     doc="Upsample by scale_factor (nearest by default).",
 )
 declare(
-    "nn.BatchNorm2d", "torch.nn:BatchNorm2d",
-    args=(Arg("num_features", "int", fill=FILL_C1, doc="channels (filled by the compiler)"),),
+    "nn.BatchNorm2d",
+    "torch.nn:BatchNorm2d",
+    args=(Arg("num_features", "int|none", default=None, check=CHECK_C1, doc="channels; checked against the input, filled when left out"),),
     out_channels=out_same,
-    doc="Batch normalisation; the YAML row's arguments are ignored, as in YOLOv5.",
+    doc="Batch normalisation; a stated channel count is checked against the input (YOLOv5 ignores it).",
 )
 declare(
-    "nn.Conv2d", "torch.nn:Conv2d",
+    "nn.Conv2d",
+    "torch.nn:Conv2d",
     args=(
         IN_CHANNELS,
         Arg("out_channels", "int", doc="output channels (not width-scaled)"),
@@ -68,11 +73,13 @@ declare(
         Arg("bias", "bool", default=True, doc="add a learned bias"),
         Arg("padding_mode", "str", default="zeros", doc="'zeros', 'reflect', 'replicate' or 'circular'"),
     ),
-    out_channels=out_arg("out_channels"), stride=stride_arg("stride"),
+    out_channels=out_arg("out_channels"),
+    stride=stride_arg("stride"),
     doc="Plain 2-D convolution.",
 )
 declare(
-    "nn.ConvTranspose2d", "torch.nn:ConvTranspose2d",
+    "nn.ConvTranspose2d",
+    "torch.nn:ConvTranspose2d",
     args=(
         IN_CHANNELS,
         Arg("out_channels", "int", width=True, doc="output channels, scaled by width_multiple"),
@@ -85,11 +92,13 @@ declare(
         Arg("dilation", "int|list", default=1, doc="dilation"),
         Arg("padding_mode", "str", default="zeros", doc="only 'zeros' is supported by torch"),
     ),
-    out_channels=out_arg("out_channels"), stride=_transpose_stride,
+    out_channels=out_arg("out_channels"),
+    stride=_transpose_stride,
     doc="Transposed 2-D convolution; upsamples by stride.",
 )
 declare(
-    "nn.MaxPool2d", "torch.nn:MaxPool2d",
+    "nn.MaxPool2d",
+    "torch.nn:MaxPool2d",
     args=(
         KERNEL,
         Arg("stride", "int|list|none", default=None, doc="stride; None means kernel_size"),
@@ -98,23 +107,27 @@ declare(
         Arg("return_indices", "bool", default=False, doc="must stay False in a model"),
         Arg("ceil_mode", "bool", default=False, doc="round the output size up"),
     ),
-    out_channels=out_same, stride=_maxpool_stride,
+    out_channels=out_same,
+    stride=_maxpool_stride,
     doc="Max pooling; downsamples by stride (kernel_size when stride is None).",
 )
 declare(
-    "nn.ZeroPad2d", "torch.nn:ZeroPad2d",
+    "nn.ZeroPad2d",
+    "torch.nn:ZeroPad2d",
     args=(Arg("padding", "int|list", default=REQUIRED, doc="int or [left, right, top, bottom]"),),
     out_channels=out_same,
     doc="Zero padding; stride 1, but the spatial size grows by the padding.",
 )
 declare(
-    "nn.Identity", "torch.nn:Identity",
+    "nn.Identity",
+    "torch.nn:Identity",
     args=(),
     out_channels=out_same,
     doc="Passes its input through.",
 )
 declare(
-    "nn.Dropout", "torch.nn:Dropout",
+    "nn.Dropout",
+    "torch.nn:Dropout",
     args=(
         Arg("p", "float", default=0.5, doc="probability of zeroing an element"),
         Arg("inplace", "bool", default=False, doc="operate in place"),

@@ -7,7 +7,8 @@ Batch norms are created with eps=1e-3 and momentum=0.03, the values a built YOLO
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -163,9 +164,7 @@ class Focus(nn.Module):
 class CrossConv(nn.Module):
     """A (1 x k) conv then a (k x 1) conv, with an optional residual."""
 
-    def __init__(
-        self, c1: int, c2: int, k: int = 3, s: int = 1, g: int = 1, e: float = 1.0, shortcut: bool = False
-    ) -> None:
+    def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1, g: int = 1, e: float = 1.0, shortcut: bool = False) -> None:
         super().__init__()
         c_ = int(c2 * e)
         self.cv1 = Conv(c1, c_, (1, k), (1, s))
@@ -198,9 +197,7 @@ class MixConv2d(nn.Module):
             b = torch.zeros(n + 1, 1, dtype=torch.float64, device=cpu)
             b[0] = c2
             splits = [int(v) for v in torch.linalg.lstsq(a, b).solution.round().view(-1).tolist()]
-        self.m = nn.ModuleList(
-            nn.Conv2d(c1, c_, kk, s, kk // 2, groups=math.gcd(c1, c_), bias=False) for kk, c_ in zip(k, splits)
-        )
+        self.m = nn.ModuleList(nn.Conv2d(c1, c_, kk, s, kk // 2, groups=math.gcd(c1, c_), bias=False) for kk, c_ in zip(k, splits))
         self.bn = batch_norm(c2)
         self.act = nn.SiLU()
 
@@ -230,9 +227,7 @@ class Bottleneck(nn.Module):
 class BottleneckCSP(nn.Module):
     """Cross-stage-partial stage of the original CSPNet form (BN + SiLU after the concatenation)."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__()
         c_ = int(c2 * e)
         self.cv1 = Conv(c1, c_, 1, 1)
@@ -252,9 +247,7 @@ class BottleneckCSP(nn.Module):
 class C3(nn.Module):
     """CSP stage with three Convs: two 1x1 branches (one through n Bottlenecks), concatenated, 1x1 out."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__()
         c_ = int(c2 * e)
         self.cv1 = Conv(c1, c_, 1, 1)
@@ -269,9 +262,7 @@ class C3(nn.Module):
 class C3x(C3):
     """C3 whose inner blocks are CrossConvs."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
         self.m = nn.Sequential(*(CrossConv(c_, c_, 3, 1, g, 1.0, shortcut) for _ in range(n)))
@@ -316,9 +307,7 @@ class TransformerBlock(nn.Module):
 class C3TR(C3):
     """C3 whose inner stage is a TransformerBlock (4 heads, n layers)."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
         self.m = TransformerBlock(c_, c_, 4, n)
@@ -385,9 +374,7 @@ class GhostBottleneck(nn.Module):
             DWConv(c_, c_, k, s, act=False) if s == 2 else nn.Identity(),
             GhostConv(c_, c2, 1, 1, act=False),
         )
-        self.shortcut = (
-            nn.Sequential(DWConv(c1, c1, k, s, act=False), Conv(c1, c2, 1, 1, act=False)) if s == 2 else nn.Identity()
-        )
+        self.shortcut = nn.Sequential(DWConv(c1, c1, k, s, act=False), Conv(c1, c2, 1, 1, act=False)) if s == 2 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x) + self.shortcut(x)
@@ -396,9 +383,7 @@ class GhostBottleneck(nn.Module):
 class C3Ghost(C3):
     """C3 whose inner blocks are GhostBottlenecks."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
         self.m = nn.Sequential(*(GhostBottleneck(c_, c_) for _ in range(n)))

@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 from yamlnet.registry import (
     FILL_C1,
@@ -63,25 +64,32 @@ def _upsample_s(args: Mapping[str, Any]) -> Fraction:
 # --- the conv family ----------------------------------------------------------------------------------------
 
 declare(
-    "Conv", f"{COMMON}:Conv",
+    "Conv",
+    f"{COMMON}:Conv",
     args=(C1, C2, K1, S, P, G, D, ACT),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="Conv2d (no bias) + BatchNorm2d + activation, 'same' padding by default.",
 )
 declare(
-    "DWConv", f"{COMMON}:DWConv",
+    "DWConv",
+    f"{COMMON}:DWConv",
     args=(C1, C2, K1, S, D, ACT),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="Depth-wise Conv (groups = gcd(c1, c2)).",
 )
 declare(
-    "GhostConv", f"{COMMON}:GhostConv",
+    "GhostConv",
+    f"{COMMON}:GhostConv",
     args=(C1, C2, K1, S, G, ACT),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="Ghost convolution: half the channels from a Conv, half from a cheap 5x5 depth-wise Conv.",
 )
 declare(
-    "Focus", f"{COMMON}:Focus",
+    "Focus",
+    f"{COMMON}:Focus",
     args=(C1, C2, K1, S, P, G, ACT),
     out_channels=out_arg("c2"),
     stride=lambda args: 2 * _stride_s(args),
@@ -89,96 +97,124 @@ declare(
     doc="Space-to-depth by 2 (four pixel phases on channels), then a Conv.",
 )
 declare(
-    "CrossConv", f"{COMMON}:CrossConv",
+    "CrossConv",
+    f"{COMMON}:CrossConv",
     args=(
-        C1, C2, K3, Arg("s", "int", default=1, doc="stride"), G,
+        C1,
+        C2,
+        K3,
+        Arg("s", "int", default=1, doc="stride"),
+        G,
         Arg("e", "float", default=1.0, doc="hidden channels as a fraction of c2"),
         Arg("shortcut", "bool", default=False, doc="residual connection when c1 == c2"),
     ),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="A 1xk Conv then a kx1 Conv, optionally residual.",
 )
 declare(
-    "MixConv2d", f"{COMMON}:MixConv2d",
+    "MixConv2d",
+    f"{COMMON}:MixConv2d",
     args=(
-        C1, C2,
+        C1,
+        C2,
         Arg("k", "list", default=(1, 3), doc="kernel sizes of the parallel convs"),
         Arg("s", "int", default=1, doc="stride"),
         Arg("equal_ch", "bool", default=True, doc="True: equal channels per kernel; False: equal weights"),
     ),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="Mixed depth-wise convs of several kernel sizes, BN + SiLU, added to the input (c1 == c2, s == 1).",
 )
 declare(
-    "Bottleneck", f"{COMMON}:Bottleneck",
+    "Bottleneck",
+    f"{COMMON}:Bottleneck",
     args=(C1, C2, SHORTCUT, G, E),
     out_channels=out_arg("c2"),
     doc="1x1 Conv then 3x3 Conv, residual when c1 == c2.",
 )
 declare(
-    "GhostBottleneck", f"{COMMON}:GhostBottleneck",
+    "GhostBottleneck",
+    f"{COMMON}:GhostBottleneck",
     args=(C1, C2, K3, Arg("s", "int", default=1, doc="stride (1 or 2)")),
-    out_channels=out_arg("c2"), stride=stride_arg("s"),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
     doc="Two GhostConvs (with a depth-wise Conv between when s == 2) plus a shortcut.",
 )
 declare(
-    "SPP", f"{COMMON}:SPP",
+    "SPP",
+    f"{COMMON}:SPP",
     args=(C1, C2, POOLS),
     out_channels=out_arg("c2"),
     doc="Spatial pyramid pooling: parallel stride-1 max pools, concatenated, 1x1 Conv.",
 )
 declare(
-    "SPPF", f"{COMMON}:SPPF",
+    "SPPF",
+    f"{COMMON}:SPPF",
     args=(C1, C2, Arg("k", "int", default=5, doc="max-pool kernel size")),
     out_channels=out_arg("c2"),
     doc="Fast SPP: one max pool applied three times in series.",
 )
 declare(
-    "BottleneckCSP", f"{COMMON}:BottleneckCSP",
-    args=CSP_ARGS, repeat="arg",
+    "BottleneckCSP",
+    f"{COMMON}:BottleneckCSP",
+    args=CSP_ARGS,
+    repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSP stage of n Bottlenecks in the original CSPNet form.",
 )
 declare(
-    "C3", f"{COMMON}:C3",
-    args=CSP_ARGS, repeat="arg",
+    "C3",
+    f"{COMMON}:C3",
+    args=CSP_ARGS,
+    repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSP stage with three Convs around n Bottlenecks.",
 )
 declare(
-    "C3x", f"{COMMON}:C3x",
-    args=CSP_ARGS, repeat="arg",
+    "C3x",
+    f"{COMMON}:C3x",
+    args=CSP_ARGS,
+    repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with n CrossConvs inside.",
 )
 declare(
-    "C3TR", f"{COMMON}:C3TR",
-    args=CSP_ARGS, repeat="arg",
+    "C3TR",
+    f"{COMMON}:C3TR",
+    args=CSP_ARGS,
+    repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with a transformer block of n layers (4 heads) inside.",
 )
 declare(
-    "C3Ghost", f"{COMMON}:C3Ghost",
-    args=CSP_ARGS, repeat="arg",
+    "C3Ghost",
+    f"{COMMON}:C3Ghost",
+    args=CSP_ARGS,
+    repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with n GhostBottlenecks inside.",
 )
 declare(
-    "C3SPP", f"{COMMON}:C3SPP",
+    "C3SPP",
+    f"{COMMON}:C3SPP",
     args=(C1, C2, POOLS, Arg("n", "int", default=1, doc="unused by the SPP inside"), SHORTCUT, G, E),
     out_channels=out_arg("c2"),
     doc="C3 with an SPP inside (depth repeats the whole block, as in YOLOv5).",
 )
 declare(
-    "DWConvTranspose2d", f"{COMMON}:DWConvTranspose2d",
+    "DWConvTranspose2d",
+    f"{COMMON}:DWConvTranspose2d",
     args=(
-        C1, C2,
+        C1,
+        C2,
         Arg("k", "int", default=1, doc="kernel size"),
         Arg("s", "int", default=1, doc="upsampling factor"),
         Arg("p1", "int", default=0, doc="padding"),
         Arg("p2", "int", default=0, doc="output padding"),
     ),
-    out_channels=out_arg("c2"), stride=_upsample_s,
+    out_channels=out_arg("c2"),
+    stride=_upsample_s,
     doc="Depth-wise transposed conv; upsamples by s.",
 )
 
@@ -187,7 +223,8 @@ declare(
 GAIN = Arg("gain", "int", default=2, doc="space/depth factor")
 
 declare(
-    "Contract", f"{COMMON}:Contract",
+    "Contract",
+    f"{COMMON}:Contract",
     args=(GAIN,),
     out_channels=lambda c1, args: int(c1) * int(args["gain"]) ** 2,
     stride=lambda args: Fraction(int(args["gain"])),
@@ -195,16 +232,19 @@ declare(
     doc="Space-to-depth: channels x gain^2, size / gain.",
 )
 declare(
-    "Expand", f"{COMMON}:Expand",
+    "Expand",
+    f"{COMMON}:Expand",
     args=(GAIN,),
     out_channels=lambda c1, args: int(c1) // int(args["gain"]) ** 2,
     stride=lambda args: Fraction(1, int(args["gain"])),
     doc="Depth-to-space: channels / gain^2, size x gain.",
 )
 declare(
-    "Concat", f"{COMMON}:Concat",
+    "Concat",
+    f"{COMMON}:Concat",
     args=(Arg("dimension", "int", default=1, doc="dimension to concatenate along (1: channels)"),),
-    inputs="join", role="join",
+    inputs="join",
+    role="join",
     out_channels=out_sum,
     doc="Concatenate the inputs along the channel dimension.",
 )
@@ -227,24 +267,35 @@ CH = Arg("ch", "list", default=(), fill=FILL_C1S, doc="input channels per level 
 INPLACE = Arg("inplace", "bool", default=True, doc="kept for YOLOv5 compatibility")
 
 declare(
-    "Detect", f"{HEADS}:Detect",
+    "Detect",
+    f"{HEADS}:Detect",
     args=(NC, ANCHORS, CH, INPLACE),
-    inputs="list", role="head", out_channels=None, prepare=_prepare_anchors,
+    inputs="list",
+    role="head",
+    out_channels=None,
+    prepare=_prepare_anchors,
     doc="YOLOv5 anchor-based detection head over several levels.",
 )
 declare(
-    "Segment", f"{HEADS}:Segment",
+    "Segment",
+    f"{HEADS}:Segment",
     args=(
-        NC, ANCHORS,
+        NC,
+        ANCHORS,
         Arg("nm", "int", default=32, doc="number of masks (prototypes)"),
         Arg("npr", "int", default=256, width=True, doc="prototype channels, scaled by width_multiple"),
-        CH, INPLACE,
+        CH,
+        INPLACE,
     ),
-    inputs="list", role="head", out_channels=None, prepare=_prepare_anchors,
+    inputs="list",
+    role="head",
+    out_channels=None,
+    prepare=_prepare_anchors,
     doc="Detect plus mask coefficients and mask prototypes (instance segmentation).",
 )
 declare(
-    "Classify", f"{HEADS}:Classify",
+    "Classify",
+    f"{HEADS}:Classify",
     args=(
         C1,
         Arg("c2", "int", default=REQUIRED, doc="number of classes"),
@@ -254,6 +305,7 @@ declare(
         G,
         Arg("dropout_p", "float", default=0.0, doc="dropout before the linear layer"),
     ),
-    role="head", out_channels=None,
+    role="head",
+    out_channels=None,
     doc="Classification head: Conv to 1280, global pool, dropout, linear.",
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,9 +24,7 @@ class Detect(nn.Module):
     anchors: torch.Tensor
     stride: torch.Tensor
 
-    def __init__(
-        self, nc: int = 80, anchors: Sequence[Sequence[float]] = (), ch: Sequence[int] = (), inplace: bool = True
-    ) -> None:
+    def __init__(self, nc: int = 80, anchors: Sequence[Sequence[float]] = (), ch: Sequence[int] = (), inplace: bool = True) -> None:
         super().__init__()
         self.nc = nc
         self.no = nc + 5  # box (4), objectness (1), classes

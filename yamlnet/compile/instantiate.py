@@ -14,13 +14,19 @@ from ..spec.expr import ActivationCall
 from .context import activation
 
 
-def activation_factory(call: ActivationCall | None) -> Callable[[], nn.Module] | None:
-    """The spec's `activation` (already checked against the allow-list) as a factory of modules."""
-    if call is None:
-        return None
-    cls = getattr(nn, call.name.removeprefix("nn."))
-    args, kwargs = call.args, dict(call.kwargs)
-    return lambda: cls(*args, **kwargs)
+def activation_factory(call: ActivationCall | None) -> Callable[[], nn.Module]:
+    """The spec's `activation` (already checked against the allow-list; SiLU when absent) as a factory that
+    returns one shared instance per build, as YOLOv5's class-level `Conv.default_act` is shared."""
+    cls = nn.SiLU if call is None else getattr(nn, call.name.removeprefix("nn."))
+    args, kwargs = (call.args, dict(call.kwargs)) if call is not None else ((), {})
+    shared: list[nn.Module] = []
+
+    def factory() -> nn.Module:
+        if not shared:
+            shared.append(cls(*args, **kwargs))
+        return shared[0]
+
+    return factory
 
 
 def instantiate_node(node: Node) -> nn.Module:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ..diagnostics import Diagnostic, Span
-from ..registry import FILL_C1, FILL_C1S, FILL_N, FILL_WEIGHTS, REQUIRED, Arg, BlockDecl
+from ..registry import CHECK_C1, FILL_C1, FILL_C1S, FILL_N, FILL_WEIGHTS, REQUIRED, Arg, BlockDecl
 from ..spec.model import Row, Spec
 
 
@@ -86,12 +86,19 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
             bound[a.name] = n
         elif a.fill == FILL_WEIGHTS:
             bound[a.name] = values.get(a.name, a.default)
+        elif a.check == CHECK_C1:
+            c1 = c_in[0] if c_in else spec.ch
+            v = values.get(a.name)
+            if v is not None and v != c1:
+                diags.append(Diagnostic("YN301", f"{decl.name} says `{a.name}` is {v}, but {c1} channels arrive", arg_span(row, decl, a.name),
+                                        label=f"{c1} channels arrive here", help=f"write {c1} (or None to take the arriving channels)"))
+            bound[a.name] = c1
         else:
             v = values[a.name]
             if a.width and isinstance(v, int) and not isinstance(v, bool) and v != no:
                 v = make_divisible(v * spec.width_multiple, 8)
             bound[a.name] = v
-    return bound, diags
+    return (None if diags else bound), diags
 
 
 def constructor_kwargs(decl: BlockDecl, bound: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,306 @@
+"""The command line: `yamlnet build|validate|render|summary|blocks`.
+
+Exit codes: 0 ok, 1 errors in a spec, 2 usage error. A user error never prints a Python traceback.
+torch is imported only by the commands that need it (`validate --static` never imports it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .diagnostics import Diagnostic, SpecError, Span, render_json, render_text, summary_line
+from .spec.limits import DEFAULT_LIMITS, Limits
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"yamlnet: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _limits_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("limits (raise them for unusually large specs)")
+    g.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.file_bytes, metavar="N")
+    g.add_argument("--max-rows", type=int, default=DEFAULT_LIMITS.rows, metavar="N")
+    g.add_argument("--max-repeats", type=int, default=DEFAULT_LIMITS.repeats, metavar="N")
+    g.add_argument("--max-channels", type=int, default=DEFAULT_LIMITS.channels, metavar="N")
+    g.add_argument("--max-params", type=int, default=DEFAULT_LIMITS.params, metavar="N")
+
+
+def _limits(a: argparse.Namespace) -> Limits:
+    return replace(DEFAULT_LIMITS, file_bytes=a.max_file_bytes, rows=a.max_rows, repeats=a.max_repeats,
+                   channels=a.max_channels, params=a.max_params)
+
+
+def _imgsz(value: str) -> str:
+    from .api import parse_imgsz
+
+    try:
+        h, w = parse_imgsz(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{value}` is not an image size; write 640 or 640x384") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError("image sizes are positive")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="yamlnet", description="Compile YOLO-style YAML model specs: check them, build nn.Modules, draw them.")
+    p.add_argument("--version", action="version", version="yamlnet 0.1.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    b = sub.add_parser("build", help="build the model and print its layer table")
+    b.add_argument("spec", help="a spec file (.yaml)")
+    b.add_argument("--weights", help="a state_dict file to load into the whole model (weights_only=True)")
+    b.add_argument("--fuse", action="store_true", help="fold BatchNorms and reparameterise blocks for deployment")
+    b.add_argument("--imgsz", type=_imgsz, default="640", help="input size for the output shapes in the table (640 or 640x384)")
+    b.add_argument("--save", metavar="FILE", help="save the built model's state_dict to FILE")
+    b.add_argument("--format", choices=("text", "json"), default="text")
+    _limits_args(b)
+
+    v = sub.add_parser("validate", help="check specs: references, channels, strides, sizes (exit 1 on errors)")
+    v.add_argument("paths", nargs="+", help="spec files or directories of specs")
+    v.add_argument("--imgsz", type=_imgsz, action="append", help="input size to check (repeatable): 640 or 640x384; default 640")
+    v.add_argument("--static", action="store_true", help="rules only; torch is never imported")
+    v.add_argument("--strict", action="store_true", help="warnings count as errors")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--jobs", "-j", type=int, default=0, help="files validated in parallel (default: CPU count)")
+    _limits_args(v)
+
+    r = sub.add_parser("render", help="draw the architecture (svg, png, pdf, dot, mmd)")
+    r.add_argument("spec")
+    r.add_argument("-o", "--output", required=True, help="output file; the suffix picks the format")
+    r.add_argument("--imgsz", type=_imgsz, default="640")
+    r.add_argument("--detail", action="store_true", help="open each block one level (e.g. C3's convs)")
+    _limits_args(r)
+
+    s = sub.add_parser("summary", help="the layer table with parameters and GFLOPs (no weights allocated)")
+    s.add_argument("spec")
+    s.add_argument("--imgsz", type=_imgsz, default="640")
+    s.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    _limits_args(s)
+
+    bl = sub.add_parser("blocks", help="list the registered blocks and their arguments")
+    bl.add_argument("name", nargs="?", help="show one block")
+    return p
+
+
+def _print_diags(diags: list[Diagnostic], source: Any, stream: Any = sys.stderr) -> None:
+    if diags:
+        print(render_text(diags, source, color=stream.isatty() and not os.environ.get("NO_COLOR")), file=stream)
+        print(file=stream)
+
+
+def cmd_build(a: argparse.Namespace) -> int:
+    from .api import analyze, parse_imgsz
+
+    limits = _limits(a)
+    report = analyze(a.spec, limits)
+    if not report.ok or report.ir is None:
+        _print_diags(report.diagnostics, report.source)
+        print(f"{report.path}: {summary_line(report.diagnostics)}; nothing built", file=sys.stderr)
+        return EXIT_ERRORS
+    from .compile.build import compile_ir
+    from .compile.shapes import shape_pass
+    from .render.table import format_table, layer_rows
+
+    _print_diags([d for d in report.diagnostics if d.severity != "error"], report.source)
+    try:
+        model = compile_ir(report.ir, weights=a.weights, limits=limits)
+    except SpecError as e:
+        _print_diags(e.diagnostics, report.source)
+        return EXIT_ERRORS
+    for rep in model.load_reports:
+        print(("" if rep.complete else "warning: ") + rep.summary(), file=sys.stderr)
+        for line in rep.details():
+            print(f"  {line}", file=sys.stderr)
+    hw = parse_imgsz(a.imgsz)
+    shapes, sdiags = shape_pass(report.ir, hw, limits)
+    _print_diags(sdiags, report.source)
+    rows = layer_rows(report.ir, model.row_params, shapes)
+    total = sum(p.numel() for p in model.parameters())
+    fused_total = None
+    if a.fuse:
+        model.eval()
+        model.fuse()
+        fused_total = sum(p.numel() for p in model.parameters())
+    if a.save:
+        import torch
+
+        torch.save(model.state_dict(), a.save)
+    if a.format == "json":
+        out = {"spec": report.path, "parameters": total, "fused_parameters": fused_total, "stride": model.stride.tolist(),
+               "layers": [r.__dict__ for r in rows]}
+        if report.ir.outputs and not report.ir.heads():
+            out["outputs"] = [str(o) for o in report.ir.outputs]
+        print(json.dumps(out, indent=2, default=str))
+        return EXIT_OK
+    print(format_table(rows))
+    print()
+    ir = report.ir
+    if not ir.heads() and ir.outputs:
+        print("outputs: " + ", ".join(f"{o.tap or ir.nodes[o.node].index} ({ir.port(o).channels} ch, stride {ir.port(o).stride})" for o in ir.outputs))
+    print(f"{Path(report.path).stem}: {len(ir.nodes)} rows, {total:,} parameters, stride {[int(s) if float(s).is_integer() else float(s) for s in model.stride.tolist()]}")
+    if fused_total is not None:
+        print(f"fused: {fused_total:,} parameters")
+    if a.save:
+        print(f"saved state_dict to {a.save}")
+    return EXIT_OK
+
+
+def _collect(paths: Sequence[str]) -> list[str]:
+    files: list[str] = []
+    for p in paths:
+        pp = Path(p)
+        if pp.is_dir():
+            files += sorted(str(f) for f in pp.rglob("*") if f.suffix in (".yaml", ".yml"))
+        else:
+            files.append(p)
+    return files
+
+
+def _validate_one(args: tuple[str, list[str], bool, Limits]) -> tuple[str, list[dict[str, Any]], str]:
+    path, sizes, static, limits = args
+    from .api import validate
+
+    try:
+        report = validate(path, imgsz=sizes, static=static, limits=limits)
+        text = render_text(report.diagnostics, report.source, color=False)
+        return path, [d.to_json() for d in report.diagnostics], text
+    except Exception as e:  # an internal error must still be reported, not crash the run
+        d = Diagnostic("YN901", f"internal error while validating: {type(e).__name__}: {e}", Span.unknown(path),
+                       help="please report this with the spec that caused it")
+        return path, [d.to_json()], render_text([d])
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    limits = _limits(a)
+    sizes = a.imgsz or ["640"]
+    files = _collect(a.paths)
+    if not files:
+        print("yamlnet: error: no spec files found", file=sys.stderr)
+        return EXIT_USAGE
+    jobs = [(f, sizes, a.static, limits) for f in files]
+    results: list[tuple[str, list[dict[str, Any]], str]] = []
+    if len(files) == 1:
+        results = [_validate_one(jobs[0])]
+    else:
+        results = _run_parallel(jobs, a.jobs or os.cpu_count() or 1, a.format == "text" and sys.stderr.isatty())
+    failed = 0
+    all_json = []
+    for path, djson, text in results:
+        n_err = sum(d["severity"] == "error" for d in djson) + (sum(d["severity"] == "warning" for d in djson) if a.strict else 0)
+        failed += bool(n_err)
+        all_json.append({"file": path, "ok": not n_err, "diagnostics": djson})
+        if a.format == "text":
+            if text:
+                print(text, file=sys.stderr)
+                print(file=sys.stderr)
+            ne = sum(d["severity"] == "error" for d in djson)
+            nw = sum(d["severity"] == "warning" for d in djson)
+            status = "ok" if not n_err else "FAILED"
+            extra = f" ({ne} error{'s' * (ne != 1)}, {nw} warning{'s' * (nw != 1)})" if (ne or nw) else ""
+            print(f"{path}: {status}{extra}" + ("" if n_err or a.static else f" (checked at {', '.join(sizes)})") + (" (static)" if a.static else ""))
+    if a.format == "json":
+        print(json.dumps(all_json[0] if len(all_json) == 1 else all_json, indent=2) if False else json.dumps(
+            all_json[0]["diagnostics"] if len(all_json) == 1 else all_json, indent=2))
+    elif len(results) > 1:
+        print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed")
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Any]:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: dict[str, Any] = {}
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as ex:
+        futures = {ex.submit(_validate_one, j): j[0] for j in jobs}
+        if progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("validating", total=len(jobs))
+                for f in as_completed(futures):
+                    results[futures[f]] = f.result()
+                    bar.advance(task)
+        else:
+            for f in as_completed(futures):
+                results[futures[f]] = f.result()
+    return [results[j[0]] for j in jobs]
+
+
+def cmd_blocks(a: argparse.Namespace) -> int:
+    from . import registry
+    from .graph.bind import signature
+
+    names = registry.names()
+    if a.name:
+        d = registry.lookup(a.name)
+        if d is None:
+            import difflib
+
+            close = difflib.get_close_matches(a.name, names, n=3)
+            print(f"yamlnet: unknown block `{a.name}`" + (f"; did you mean {', '.join(close)}?" if close else ""), file=sys.stderr)
+            return EXIT_USAGE
+        print(signature(d))
+        print(f"  {d.doc}" if d.doc else "", end="\n" if d.doc else "")
+        for arg in d.args:
+            fill = f" (filled: {arg.fill})" if arg.fill else ""
+            width = " (width-scaled)" if arg.width else ""
+            print(f"  {arg.name}: {arg.type}{width}{fill}" + (f" - {arg.doc}" if arg.doc else ""))
+        return EXIT_OK
+    for n in names:
+        d = registry.lookup(n)
+        assert d is not None
+        print(f"{signature(d):60s} {d.doc.splitlines()[0] if d.doc else ''}")
+    return EXIT_OK
+
+
+def cmd_render(a: argparse.Namespace) -> int:
+    from .render.cli import run_render
+
+    return run_render(a, _limits(a))
+
+
+def cmd_summary(a: argparse.Namespace) -> int:
+    from .render.cli import run_summary
+
+    return run_summary(a, _limits(a))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    a = parser.parse_args(argv)
+    if not a.command:
+        parser.print_help()
+        return EXIT_USAGE
+    handler = {"build": cmd_build, "validate": cmd_validate, "render": cmd_render, "summary": cmd_summary, "blocks": cmd_blocks}[a.command]
+    try:
+        return handler(a)
+    except SpecError as e:
+        _print_diags(e.diagnostics, e.source)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # never a traceback for the user; the code says it is ours
+        d = Diagnostic("YN901", f"internal error: {type(e).__name__}: {e}", Span.unknown(getattr(a, "spec", "<cli>")),
+                       help="this is a bug in yamlnet or in a block; please report it with the spec (set YAMLNET_DEBUG=1 for the traceback)")
+        if os.environ.get("YAMLNET_DEBUG"):
+            raise
+        _print_diags([d], None)
+        return EXIT_ERRORS
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
