@@ -390,7 +390,7 @@ def test_declarations_match_signatures() -> None:
         declared = [a for a in decl.args if a.to_constructor]
         assert [p.name for p in params[: len(declared)]] == [a.name for a in declared], decl.name
         for p, a in zip(params, declared):
-            if a.fill is None:
+            if a.fill is None and a.check is None:
                 want = registry.REQUIRED if p.default is inspect.Parameter.empty else p.default
                 assert a.default == want, (decl.name, a.name)
             assert a.type and all(t in registry.ARG_TYPES for t in a.type.split("|")), (decl.name, a.name)
@@ -439,7 +439,7 @@ def test_declared_channels_and_stride_match_forward(name: str) -> None:
     given, c1, size = SAMPLES[name]
     args: dict[str, Any] = {}
     for a in decl.args:
-        if a.fill == registry.FILL_C1:
+        if a.fill == registry.FILL_C1 or a.check == registry.CHECK_C1:
             args[a.name] = c1
         elif a.name in given:
             args[a.name] = given[a.name]
