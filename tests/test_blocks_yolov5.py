@@ -466,7 +466,7 @@ def test_static_declaration_facts() -> None:
     assert {look(n).repeat for n in ("Conv", "Bottleneck", "SPPF", "C3SPP", "GhostBottleneck")} == {"sequential"}  # type: ignore[union-attr]
     assert [a.name for a in look("C3").yaml_args()] == ["c2", "shortcut", "g", "e"]  # type: ignore[union-attr]
     assert look("Segment").yaml_args()[3].name == "npr" and look("Segment").yaml_args()[3].width  # type: ignore[union-attr]
-    assert [a.name for a in look("nn.BatchNorm2d").yaml_args()] == []  # type: ignore[union-attr]
+    assert [a.name for a in look("nn.BatchNorm2d").yaml_args()] == ["num_features"]  # stated channels are checked, not ignored  # type: ignore[union-attr]
     assert look("nn.ConvTranspose2d").args[1].width and not look("nn.Conv2d").args[1].width  # type: ignore[union-attr]
     assert look("nn.MaxPool2d").stride_of({"kernel_size": 3, "stride": None}) == 3  # type: ignore[union-attr]
     assert look("nn.Upsample").stride_of({"scale_factor": 2.0}) == Fraction(1, 2)  # type: ignore[union-attr]
