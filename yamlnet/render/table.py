@@ -101,3 +101,22 @@ def format_table(rows: list[LayerRow]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(head)] + [line(d) for d in data])
+
+
+def format_columns(head: tuple[str, ...], data: list[tuple[str, ...]], right: set[int] = frozenset(),  # type: ignore[assignment]
+                   clip: dict[int, int] | None = None) -> str:
+    """Any table as aligned text: `right` are right-aligned columns, `clip` caps a column's width (with ...)."""
+    clip = clip or {}
+    widths = [max(len(head[i]), *(len(d[i]) for d in data)) if data else len(head[i]) for i in range(len(head))]
+    for i, w in clip.items():
+        widths[i] = min(widths[i], w)
+
+    def line(cells: tuple[str, ...]) -> str:
+        parts = []
+        for i, c in enumerate(cells):
+            if i in clip and len(c) > widths[i]:
+                c = c[: widths[i] - 3] + "..."
+            parts.append(c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(head)] + [line(d) for d in data])

@@ -1,0 +1,53 @@
+"""Shared fixtures: where the YOLOv5 reference lives, and how its absence is handled (skip; fail under CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+REFERENCE_DIR = Path(os.environ.get("YAMLNET_REFERENCE", ROOT.parent / "shared" / "reference" / "yolov5"))
+
+
+def _reference() -> dict[str, Any] | None:
+    f = REFERENCE_DIR / "reference.json"
+    if not f.is_file():
+        return None
+    return json.loads(f.read_text())
+
+
+REFERENCE = _reference()
+
+
+def require_reference() -> dict[str, Any]:
+    """The reference numbers; skip when absent, except under CI where absence is a failure."""
+    if REFERENCE is None:
+        msg = f"YOLOv5 reference not found at {REFERENCE_DIR} (set YAMLNET_REFERENCE to its folder)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return REFERENCE
+
+
+@pytest.fixture
+def reference() -> dict[str, Any]:
+    return require_reference()
+
+
+def reference_models() -> list[str]:
+    return sorted(REFERENCE["models"]) if REFERENCE else ["<reference missing>"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _threads() -> Any:
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(n, 2)))
+    yield
+    torch.set_num_threads(n)
