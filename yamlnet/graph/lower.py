@@ -36,17 +36,12 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
     ir = IR(spec=spec, graph=nx.MultiDiGraph(), nodes={}, numbering=numbering, diagnostics=diags)
     ir.graph.add_node(INPUT)
     names = {r.name: r.position for r in rows if r.name}
-    expected = [r.position for r in rows]
-    for r in rows:
-        if r.name and list(names).count(r.name) > 1:
-            pass
     seen_names: dict[str, Span] = {}
     for r in rows:
         if r.name:
             if r.name in seen_names:
                 diags.append(Diagnostic("YN208", f"two rows are named `{r.name}`", r.span, help="give each row its own name"))
             seen_names[r.name] = r.span
-    del expected
 
     for row in rows:
         decl = registry.lookup(row.module)
@@ -65,9 +60,15 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
             ir.graph.add_edge(port.node, row.position, tap=port.tap, slot=len(node.inputs) - 1)
         if node.ok:
             _infer(ir, node, limits, diags)
+        elif decl.name != "Index":
+            # an input is unusable (already reported); still check this row's own arguments
+            _, more = bind_args(spec, row, decl, [spec.ch] * max(len(row.refs), 1), scale_depth(row.number, spec.depth_multiple))
+            diags.extend(more)
 
     _set_outputs(ir)
-    check_graph(ir, diags)
+    complete = [r.position for r in rows] == list(range(len(rows)))  # the parser dropped no row
+    if complete and all(n.ok for n in ir.nodes.values()):
+        check_graph(ir, diags)
     return ir
 
 

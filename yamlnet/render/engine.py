@@ -41,7 +41,8 @@ class Renderer:
     def run(self, source: str, fmt: str, out: Path, timeout: float = 120.0) -> None:
         """Lay out `source` and write `out` in format `fmt`."""
         try:
-            proc = subprocess.run([self.path, f"-T{fmt}", "-o", str(out)], input=source.encode("utf-8"),
+            dpi = ["-Gdpi=110"] if fmt == "png" else []
+            proc = subprocess.run([self.path, f"-T{fmt}", *dpi, "-o", str(out)], input=source.encode("utf-8"),
                                   capture_output=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise RenderError(f"{self.path} failed: {e}") from None

@@ -1,5 +1,9 @@
 """Argument expressions: a string from a spec is parsed by the lark grammar in expr.lark and evaluated over
 the names the spec binds (nc, anchors, any top-level key). Nothing is ever executed; sizes are bounded.
+
+The evaluator walks the parse tree with an explicit stack (no recursion), so a long or deeply nested
+expression gives a diagnostic, never a RecursionError. lark is imported, and the parser built, only when a
+string is more than a bare word or name (YOLOv5's YAMLs never need it: `nc`, `anchors`, `None`, 'nearest').
 """
 
 from __future__ import annotations
@@ -9,18 +13,20 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
-
-import lark
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .limits import Limits
 
-_GRAMMAR = (Path(__file__).with_name("expr.lark")).read_text()
+if TYPE_CHECKING:
+    import lark
+
+_GRAMMAR_FILE = Path(__file__).with_name("expr.lark")
 
 # A bare word that YOLOv5 would fail to evaluate and keep as a string ('nearest', 'bilinear').
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_CONSTANTS = {"None": None, "True": True, "False": False}
 # Text that only makes sense as Python code: calls, attribute access, dunders, imports, lambdas.
-_CODE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|[A-Za-z_\])]\s*\(|\.\s*[A-Za-z_]|;|`|\*\*")
+_CODE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|[A-Za-z_\])]\s*\(|\.\s*[A-Za-z_]|;|`")
 
 
 class ExprError(Exception):
@@ -32,12 +38,27 @@ class ExprError(Exception):
 
 
 @functools.lru_cache(maxsize=None)
-def _parser(start: str) -> lark.Lark:
-    return lark.Lark(_GRAMMAR, start=start, parser="lalr", maybe_placeholders=False)
+def _lark() -> "lark.Lark":
+    """One LALR parser for both start symbols (argument expressions and activations), built on first use."""
+    import lark
+
+    return lark.Lark(_GRAMMAR_FILE.read_text(), start=["start", "activation"], parser="lalr", maybe_placeholders=False)
+
+
+def _parse(text: str, start: str) -> Any:
+    return _lark().parse(text, start=start)
+
+
+def _unexpected(e: Exception) -> int:
+    return int(getattr(e, "column", 1) or 1)
 
 
 def looks_like_code(text: str) -> bool:
     return bool(_CODE.search(text))
+
+
+_LEAVES = ("number", "string", "none", "true", "false", "name")
+_BINOPS = ("add", "sub", "mul", "truediv", "floordiv", "mod")
 
 
 @dataclass
@@ -50,66 +71,113 @@ class _Eval:
             return v
         if isinstance(v, (int, float)):
             if isinstance(v, float) and not math.isfinite(v):
-                raise ExprError("YN506", "the expression gives a number that is not finite", _col(tok))
+                raise ExprError("YN506", "the expression gives a number that is not finite", _col(tok), help="specs use small finite numbers")
             if abs(v) > self.limits.value_abs:
-                raise ExprError("YN506", f"the expression gives {v:.3g}, beyond the limit of {self.limits.value_abs:.3g}", _col(tok), help="specs use small numbers; check the arithmetic")
+                raise ExprError("YN506", f"the expression gives {_num(v)}, beyond the limit of {self.limits.value_abs:.3g}", _col(tok),
+                                help="specs use small numbers; check the arithmetic")
             return v
         if isinstance(v, (str, list, tuple)) and len(v) > self.limits.value_items:
-            raise ExprError("YN506", f"the expression gives a value of {len(v):,} items", _col(tok), help=f"values longer than {self.limits.value_items:,} items are refused")
+            raise ExprError("YN506", f"the expression gives a value of {len(v):,} items", _col(tok),
+                            help=f"values longer than {self.limits.value_items:,} items are refused")
         return v
 
-    def eval(self, t: Any) -> Any:
-        if isinstance(t, lark.Token):
-            raise ExprError("YN108", f"unexpected `{t}`", _col(t))
-        d = t.data
-        ch = t.children
+    def leaf(self, t: Any) -> Any:
+        d, ch = t.data, t.children
         if d == "number":
             s = str(ch[0]).replace("_", "")
-            v: Any = float(s) if any(c in s for c in ".eE") else int(s)
+            try:
+                v: Any = float(s) if any(c in s for c in ".eE") else int(s)
+            except (ValueError, OverflowError):
+                raise ExprError("YN506", f"the number `{ch[0]}` is too large", _col(ch[0]), help="specs use small numbers") from None
             return self.check(v, ch[0])
         if d == "string":
             return self.check(str(ch[0])[1:-1], ch[0])
-        if d == "none":
-            return None
-        if d == "true":
-            return True
-        if d == "false":
-            return False
         if d == "name":
             n = str(ch[0])
             if n not in self.names:
-                raise ExprError("YN109", f"unknown name `{n}` in an expression", _col(ch[0]), help=f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}")
+                raise ExprError("YN109", f"unknown name `{n}` in an expression", _col(ch[0]),
+                                help=f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}")
             return self.names[n]
-        if d in ("list", "tuple"):
-            items = [self.eval(c) for c in ch if c is not None]
-            return self.check(items if d == "list" else tuple(items))
-        if d in ("neg", "pos"):
-            v = self.eval(ch[0])
-            if not _is_num(v):
-                raise ExprError("YN107", f"`{'-' if d == 'neg' else '+'}` needs a number", _col(_first_token(ch[0])))
-            return self.check(-v if d == "neg" else v)
-        if d in ("add", "sub", "mul", "truediv", "floordiv", "mod"):
-            a, b = self.eval(ch[0]), self.eval(ch[1])
-            return self.check(self.binop(d, a, b, _first_token(ch[1])))
-        raise ExprError("YN108", "unsupported expression", 1)  # pragma: no cover
+        return {"none": None, "true": True, "false": False}[d]
+
+    def eval(self, root: Any) -> Any:
+        """Post-order evaluation with an explicit stack; lists carry their nesting depth (limited)."""
+        import lark
+
+        values: list[tuple[Any, int]] = []  # (value, list nesting depth)
+        work: list[tuple[bool, Any]] = [(False, root)]
+        while work:
+            reduce, t = work.pop()
+            if isinstance(t, lark.Token):
+                raise ExprError("YN108", f"unexpected `{t}`", _col(t))
+            if not reduce:
+                if t.data in _LEAVES:
+                    values.append((self.leaf(t), 0))
+                    continue
+                work.append((True, t))
+                work.extend((False, c) for c in reversed(t.children) if c is not None)
+                continue
+            k = sum(c is not None for c in t.children)
+            args = values[len(values) - k:] if k else []
+            del values[len(values) - k:]
+            d = t.data
+            if d in ("list", "tuple"):
+                depth = 1 + max((a[1] for a in args), default=0)
+                if depth > self.limits.depth:
+                    raise ExprError("YN505", f"the expression nests lists deeper than {self.limits.depth} levels", _col(_first_token(t)),
+                                    help="specs never need deeply nested values")
+                items = [a[0] for a in args]
+                values.append((self.check(items if d == "list" else tuple(items)), depth))
+            elif d in ("neg", "pos"):
+                v = args[0][0]
+                if not _is_num(v):
+                    raise ExprError("YN107", f"`{'-' if d == 'neg' else '+'}` needs a number", _col(_first_token(t.children[0])))
+                values.append((self.check(-v if d == "neg" else v, _first_token(t.children[0])), 0))
+            elif d in _BINOPS:
+                (a, da), (b, db) = args
+                v = self.check(self.binop(d, a, b, _first_token(t.children[1])), _first_token(t.children[1]))
+                values.append((v, max(da, db)))
+            else:  # pragma: no cover - the grammar derives nothing else
+                raise ExprError("YN108", "unsupported expression", 1)
+        return values[-1][0]
 
     def binop(self, op: str, a: Any, b: Any, tok: Any) -> Any:
         if op == "mul" and (isinstance(a, (str, list)) and _is_int(b) or isinstance(b, (str, list)) and _is_int(a)):
             seq, n = (a, b) if isinstance(a, (str, list)) else (b, a)
             if len(seq) * max(n, 0) > self.limits.value_items:
-                raise ExprError("YN506", f"repeating a value {n:,} times exceeds the limit of {self.limits.value_items:,} items", _col(tok), help="specs never need values this large")
+                raise ExprError("YN506", f"repeating a value {n:,} times exceeds the limit of {self.limits.value_items:,} items", _col(tok),
+                                help="specs never need values this large")
             return seq * n
         if op == "add" and type(a) is type(b) and isinstance(a, (str, list)):
+            if len(a) + len(b) > self.limits.value_items:
+                raise ExprError("YN506", f"the expression gives a value of {len(a) + len(b):,} items", _col(tok),
+                                help=f"values longer than {self.limits.value_items:,} items are refused")
             return a + b
         if not (_is_num(a) and _is_num(b)):
-            raise ExprError("YN107", f"cannot apply `{_OPS[op]}` to {type(a).__name__} and {type(b).__name__}", _col(tok))
+            raise ExprError("YN107", f"cannot apply `{_OPS[op]}` to {_kind(a)} and {_kind(b)}", _col(tok))
         if op in ("truediv", "floordiv", "mod") and b == 0:
             raise ExprError("YN107", "division by zero", _col(tok))
-        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "truediv": lambda: a / b,
-                "floordiv": lambda: a // b, "mod": lambda: a % b}[op]()
+        if op == "mul" and abs(a) > 0 and abs(b) > self.limits.value_abs / abs(a):
+            raise ExprError("YN506", f"the product is beyond the limit of {self.limits.value_abs:.3g}", _col(tok), help="specs use small numbers")
+        try:
+            return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "truediv": lambda: a / b,
+                    "floordiv": lambda: a // b, "mod": lambda: a % b}[op]()
+        except (OverflowError, ZeroDivisionError, ValueError):
+            raise ExprError("YN506", f"`{_OPS[op]}` gives a number out of range", _col(tok), help="specs use small numbers") from None
 
 
 _OPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%"}
+
+
+def _num(v: float) -> str:
+    try:
+        return f"{v:.3g}"
+    except OverflowError:
+        return f"a number of {len(str(abs(int(v)))):,} digits"
+
+
+def _kind(v: Any) -> str:
+    return "None" if v is None else type(v).__name__
 
 
 def _is_num(v: Any) -> bool:
@@ -125,13 +193,13 @@ def _col(tok: Any) -> int:
 
 
 def _first_token(t: Any) -> Any:
-    if isinstance(t, lark.Token):
-        return t
-    for c in getattr(t, "children", []):
-        tok = _first_token(c)
-        if tok is not None:
-            return tok
-    return None
+    """The leftmost token under t (iteratively: trees can be deep)."""
+    while t is not None and not hasattr(t, "column"):
+        kids = [c for c in getattr(t, "children", []) if c is not None]
+        if not kids:
+            return None
+        t = kids[0]
+    return t
 
 
 def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
@@ -139,16 +207,26 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
     if len(text) > limits.expr_chars:
         raise ExprError("YN506", f"an expression of {len(text):,} characters", 1, help=f"expressions longer than {limits.expr_chars} characters are refused")
     stripped = text.strip()
-    if _WORD.match(stripped) and stripped not in names and stripped not in ("None", "True", "False"):
-        return text
+    if stripped in _CONSTANTS and stripped not in names:
+        return _CONSTANTS[stripped]
+    if _WORD.match(stripped):
+        if stripped in names:
+            return names[stripped]
+        if "__" not in stripped:
+            return text
     if looks_like_code(text):
         m = _CODE.search(text)
         raise ExprError("YN501", "this string is Python code; yamlnet never runs code from a spec", (m.start() + 1) if m else 1,
                         help="write a literal value (number, list, quoted string) or a name the spec defines such as `nc`")
+    if "**" in text:
+        raise ExprError("YN108", "the power operator `**` is not supported in expressions", text.index("**") + 1,
+                        help="write the value out; expressions may use + - * / // % only")
+    import lark
+
     try:
-        tree = _parser("start").parse(text)
-    except lark.exceptions.UnexpectedInput as e:
-        raise ExprError("YN108", f"cannot read the expression `{text}`", int(getattr(e, "column", 1) or 1),
+        tree = _parse(text, "start")
+    except lark.exceptions.LarkError as e:
+        raise ExprError("YN108", f"cannot read the expression `{text}`", _unexpected(e),
                         help="expressions may use numbers, quoted strings, lists, None/True/False, spec names and + - * / // %") from None
     return _Eval(names, limits).eval(tree)
 
@@ -164,14 +242,20 @@ class ActivationCall:
 
 def parse_activation(text: str, limits: Limits) -> ActivationCall:
     if len(text) > limits.expr_chars:
-        raise ExprError("YN506", "the activation is too long", 1)
-    if "__" in text or re.search(r"\bimport\b|\blambda\b", text):
-        raise ExprError("YN501", "this activation is Python code; yamlnet never runs code from a spec", 1,
+        raise ExprError("YN506", "the activation is too long", 1, help=f"expressions longer than {limits.expr_chars} characters are refused")
+    m = re.search(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|;|`", text)
+    if m:
+        raise ExprError("YN501", "this activation is Python code; yamlnet never runs code from a spec", m.start() + 1,
                         help="name an activation such as nn.SiLU() or nn.LeakyReLU(0.1)")
+    if "**" in text:
+        raise ExprError("YN108", "the power operator `**` is not supported in expressions", text.index("**") + 1,
+                        help="write the value out")
+    import lark
+
     try:
-        tree = _parser("activation").parse(text)
-    except lark.exceptions.UnexpectedInput as e:
-        raise ExprError("YN111", f"cannot read the activation `{text}`", int(getattr(e, "column", 1) or 1),
+        tree = _parse(text, "activation")
+    except lark.exceptions.LarkError as e:
+        raise ExprError("YN111", f"cannot read the activation `{text}`", _unexpected(e),
                         help="write a name with literal arguments, e.g. nn.LeakyReLU(0.1)") from None
     ev = _Eval({}, limits)
     name = str(tree.children[0])

@@ -11,7 +11,7 @@ import pydantic
 
 from .. import registry
 from ..diagnostics import Diagnostic, SourceText, Span
-from .expr import ExprError, evaluate, parse_activation
+from .expr import ExprError, evaluate, looks_like_code, parse_activation
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Header, Ref, Row, Spec
 from .source import YNode, compose_tree, read_source
@@ -49,6 +49,14 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
 
     # header: everything but the rows and the activation, checked by pydantic
     header_in = {k: v.plain() for k, v in top.items() if k not in ("backbone", "head", "activation")}
+    for k, v in list(header_in.items()):
+        if isinstance(v, str) and looks_like_code(v):
+            diags.append(Diagnostic("YN501", f"`{k}` holds Python code; yamlnet never runs code from a spec", top[k].span,
+                                    help=_header_help(k) if k in Header.model_fields else "write a literal value"))
+            del header_in[k]
+    for k in [k for k, v in header_in.items() if k in Header.model_fields and isinstance(v, str) and looks_like_code(v)]:
+        diags.append(Diagnostic("YN501", f"`{k}` is Python code; yamlnet never runs code from a spec", top[k].span, help=_header_help(k)))
+        del header_in[k]
     header = Header()
     try:
         header = Header.model_validate(header_in)

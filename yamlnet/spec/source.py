@@ -17,6 +17,7 @@ import yaml
 from ..diagnostics import Diagnostic, SourceText, Span
 from .limits import Limits
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -61,22 +62,39 @@ def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[S
         return SourceText("<string>", s), []
     p = Path(s)
     name = s
-    if not p.exists():
+    try:
+        exists, is_dir, is_file = p.exists(), p.is_dir(), p.is_file()
+    except (OSError, ValueError) as e:  # a name the OS cannot even look up (NUL byte, too long)
+        return None, [Diagnostic("YN510", f"cannot open {name!r}: {type(e).__name__}", Span.unknown(name), help="check the path")]
+    if not exists:
         return None, [
             Diagnostic("YN510", f"no such file: {name}", Span.unknown(name), help="check the path; specs/ holds the bundled specs")
         ]
-    if p.is_dir():
+    if is_dir:
         return None, [
             Diagnostic("YN510", f"{name} is a directory, not a spec file", Span.unknown(name), help="name a .yaml file in it")
         ]
-    size = p.stat().st_size
-    if size > limits.file_bytes:
-        return None, [_too_big(name, size, limits)]
-    data = p.read_bytes()
+    if not is_file:
+        return None, [Diagnostic("YN510", f"{name} is not a regular file (a device, socket or pipe)", Span.unknown(name),
+                                 help="name a .yaml spec file")]
+    try:
+        size = p.stat().st_size
+        if size > limits.file_bytes:
+            return None, [_too_big(name, size, limits)]
+        with open(p, "rb") as f:
+            data = f.read(limits.file_bytes + 1)  # bounded even if the file grows while it is read
+    except OSError as e:
+        return None, [Diagnostic("YN510", f"cannot read {name}: {e.strerror or type(e).__name__}", Span.unknown(name),
+                                 help="check the file's permissions")]
+    if len(data) > limits.file_bytes:
+        return None, [_too_big(name, len(data), limits)]
     if not data.strip():
         return None, [Diagnostic("YN509", "the spec file is empty", Span(name, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
     if b"\x00" in data:
-        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, 1, 1), help="name the .yaml spec, not a weights or image file")]
+        i = data.index(b"\x00")
+        line = data[:i].count(b"\n") + 1
+        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, line, i - (data.rfind(b"\n", 0, i) + 1) + 1),
+                                 help="name the .yaml spec, not a weights or image file")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -101,15 +119,23 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
     if not src.text.strip():
         return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
     try:
-        root = yaml.compose(src.text, Loader=yaml.SafeLoader)
+        root = _compose(src.text, limits)
+    except _Stop as stop:
+        return None, [Diagnostic(stop.diag.code, stop.diag.message, Span(file, stop.diag.span.line, stop.diag.span.column), help=stop.diag.help)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         msg = f"YAML syntax error: {e.problem or e.context}"
         return None, [Diagnostic("YN101", msg, Span(file, line, col), help="fix the YAML syntax at the caret (indentation, brackets, quotes)")]
-    except yaml.YAMLError as e:  # pragma: no cover - e.g. reader errors for control characters
-        return None, [Diagnostic("YN101", f"YAML error: {e}", Span(file, 1, 1), help="fix the YAML text")]
-    except RecursionError:
+    except yaml.reader.ReaderError as e:
+        before = src.text[: e.position]
+        line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
+        ch = e.character if isinstance(e.character, int) else 0
+        return None, [Diagnostic("YN508", f"the file holds the control character U+{ch:04X}, which YAML does not allow", Span(file, line, col),
+                                 help="remove the character; a spec is plain text")]
+    except yaml.YAMLError as e:  # pragma: no cover - any other error of the YAML library
+        return None, [Diagnostic("YN101", f"YAML error: {type(e).__name__}", Span(file, 1, 1), help="fix the YAML text")]
+    except RecursionError:  # pragma: no cover - the composer's depth limit comes first
         return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help=f"nesting deeper than {limits.depth} levels is refused")]
     if root is None:
         return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
@@ -130,6 +156,8 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
                 raise _Stop(Diagnostic("YN504", "a YAML alias is used too often", span, help=f"more than {limits.aliases} uses of one anchor are refused"))
         elif isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
             seen[id(node)] = 0
+        if node.tag == _TIMESTAMP and isinstance(node, yaml.ScalarNode):
+            return YNode(node.value, span)  # a date-like plain scalar stays text
         if node.tag not in _STD_TAGS:
             if node.tag.startswith("tag:yaml.org,2002:python/") or "python" in node.tag:
                 raise _Stop(Diagnostic("YN502", f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does", span, help="remove the tag; write the value as plain YAML"))
@@ -172,6 +200,34 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
 class _Stop(Exception):
     def __init__(self, diag: Diagnostic):
         self.diag = diag
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe composer with a nesting limit (its composer recurses once per level)."""
+
+    def __init__(self, text: str, max_depth: int):
+        super().__init__(text)
+        self._depth = 0
+        self._max_depth = max_depth
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > self._max_depth:
+                mark = self.peek_event().start_mark
+                raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {self._max_depth - 1} levels", Span("", mark.line + 1, mark.column + 1),
+                                       help="flatten the value; specs never need deep nesting"))
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose(text: str, limits: Limits) -> yaml.Node | None:
+    loader = _Loader(text, limits.depth + 1)
+    try:
+        return loader.get_single_node()  # type: ignore[no-any-return]
+    finally:
+        loader.dispose()
 
 
 def _short_tag(tag: str) -> str:
