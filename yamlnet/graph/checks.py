@@ -1,9 +1,12 @@
-"""Static rules over the IR: strides of joins, head ordering, channel limits, unused rows."""
+"""Static rules over the IR: strides of joins, head ordering and anchors, channel limits, groups and
+attention heads that must divide channels, unused rows, weights files."""
 
 from __future__ import annotations
 
+import math
+import os
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..diagnostics import Diagnostic
 from ..spec.limits import Limits
@@ -23,10 +26,105 @@ def check_node(ir: "IR", node: "Node", limits: Limits, diags: list[Diagnostic]) 
             diags.append(Diagnostic("YN304", f"{node.label} would have {port.channels:,} channels at its {name}", row.args_span,
                                     help=f"channels must be between 1 and {limits.channels:,}; check the channel argument and width_multiple"))
             node.ok = False
+    if node.ok:
+        _check_groups(node, diags)
     if decl.inputs == "join":
         _check_join(ir, node, diags)
     if decl.role == "head" and decl.inputs == "list":
         _check_head(ir, node, diags)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Groups and attention heads (YN303)
+
+# Which channel counts a block's `g` / `groups` argument must divide, for blocks where that is not simply
+# the input and the output channels: (what, channels) from (c_in, c_out, bound args).
+_Channels = Callable[[int, int, dict[str, Any]], list[tuple[str, int]]]
+
+
+def _hidden(c_out: int, b: dict[str, Any]) -> int:
+    return int(c_out * float(b.get("e", 0.5)))
+
+
+GROUP_RULES: dict[str, _Channels] = {
+    "Focus": lambda c1, c2, b: [("the input channels x 4 (after space-to-depth)", 4 * c1), ("the output channels", c2)],
+    "GhostConv": lambda c1, c2, b: [("the input channels", c1), ("half the output channels", c2 // 2)],
+    "CrossConv": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    "Bottleneck": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    "C3": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "C3x": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "BottleneckCSP": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "Classify": lambda c1, c2, b: [("the input channels", c1), ("the 1280 channels of its conv", 1280)],
+    # g is accepted but unused by these
+    "C3TR": lambda c1, c2, b: [],
+    "C3Ghost": lambda c1, c2, b: [],
+    "C3SPP": lambda c1, c2, b: [],
+}
+# Attention whose head count is fixed by the block: (heads, what, channels).
+HEAD_RULES: dict[str, Callable[[int, int, dict[str, Any]], list[tuple[int, str, int]]]] = {
+    "C3TR": lambda c1, c2, b: [(4, "the hidden channels (c2 x e) of its transformer", _hidden(c2, b))],
+}
+GROUP_ARGS = ("g", "groups")
+HEAD_ARGS = ("num_heads", "heads")
+DIM_ARGS = ("dim", "embed_dim")
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _check_groups(node: "Node", diags: list[Diagnostic]) -> None:
+    """Groups and attention heads must divide the channels they split (torch refuses the block otherwise)."""
+    from .bind import arg_span
+
+    decl, b = node.decl, node.bound
+    c1 = node.c_in[0] if node.c_in and isinstance(node.c_in[0], int) else None
+    c2 = node.out.channels
+    if c1 is None or c2 is None:
+        return
+    for name in GROUP_ARGS:
+        g = _int(b.get(name))
+        if g is None or g == 1:
+            continue
+        span = arg_span(node.row, decl, name)
+        if g < 1:
+            diags.append(Diagnostic("YN303", f"{node.label}: `{name}` is {g}; groups must be >= 1", span, help=f"write `{name}` = 1 (no groups) or a divisor of the channels"))
+            node.ok = False
+            return
+        rule = GROUP_RULES.get(decl.name, lambda c1, c2, b: [("the input channels", c1), ("the output channels", c2)])
+        for what, c in rule(c1, c2, b):
+            if c % g:
+                ok = _divisors(math.gcd(*(cc for _, cc in rule(c1, c2, b))) if rule(c1, c2, b) else c)
+                diags.append(Diagnostic(
+                    "YN303", f"{node.label}: {name}={g} does not divide {what} ({c})", span,
+                    label=f"{c} channels cannot be split into {g} groups",
+                    help=f"use {name} = one of {_list(ok)}" + (" (a divisor of every channel count it splits)" if len(rule(c1, c2, b)) > 1 else "")))
+                node.ok = False
+                return
+    heads: list[tuple[int, str, int, Any]] = [(h, what, c, node.row.args_span) for h, what, c in HEAD_RULES.get(decl.name, lambda *a: [])(c1, c2, b)]
+    for name in HEAD_ARGS:
+        h = _int(b.get(name))
+        if h is None:
+            continue
+        dim = next((_int(b.get(d)) for d in DIM_ARGS if _int(b.get(d)) is not None), None)
+        heads.append((h, f"`{next(d for d in DIM_ARGS if _int(b.get(d)) is not None)}`" if dim is not None else "the output channels",
+                      dim if dim is not None else c2, arg_span(node.row, decl, name)))
+    for h, what, c, span in heads:
+        if h < 1 or c % h:
+            diags.append(Diagnostic(
+                "YN303", f"{node.label}: {h} attention heads do not divide {what} ({c})", span,
+                label=f"{c} channels cannot be split into {h} heads",
+                help=f"make {what} a multiple of {h}" + (f", e.g. {max(h, c - c % h)} or {c - c % h + h}" if h >= 1 else "")))
+            node.ok = False
+            return
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0] if n > 0 else [1]
+
+
+def _list(xs: list[int]) -> str:
+    return ", ".join(str(x) for x in (xs if len(xs) <= 8 else xs[:4] + ["..."] + xs[-3:]))  # type: ignore[operator]
 
 
 def _check_join(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
@@ -104,6 +202,20 @@ def _check_head(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
     spec = ir.spec
     strides = node.in_strides
     anchors = node.bound.get("anchors")
+    from .bind import arg_span
+
+    nc = node.bound.get("nc")
+    if "nc" in node.bound and (_int(nc) is None or nc < 1):
+        diags.append(Diagnostic("YN107", f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}", arg_span(node.row, node.decl, "nc"),
+                                help="write `nc` (the spec's number of classes) or a number such as 80"))
+        node.ok = False
+    if isinstance(anchors, (list, tuple)) and "anchors" in node.bound:
+        problem = _anchor_problem(anchors)
+        if problem:
+            diags.append(Diagnostic("YN302", f"{node.decl.name}: {problem}", arg_span(node.row, node.decl, "anchors"),
+                                    help="anchors are one list per level of w,h pairs, e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]"))
+            node.ok = False
+            return
     if isinstance(anchors, (list, tuple)) and len(anchors) != len(node.inputs):
         diags.append(Diagnostic("YN302", f"{node.decl.name} has {len(node.inputs)} inputs but {len(anchors)} anchor levels", node.row.from_span,
                                 help="give one input per anchor level (or one anchor level per input in `anchors:`)",
@@ -124,7 +236,7 @@ def _check_head(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
 
 
 def check_graph(ir: "IR", diags: list[Diagnostic]) -> None:
-    """Rules over the whole graph: rows whose output nothing uses."""
+    """Rules over the whole graph: rows whose output nothing uses, weights files that are missing."""
     outputs = {o.node for o in ir.outputs}
     for pos, node in ir.nodes.items():
         if pos in outputs or not node.ok:
@@ -132,3 +244,41 @@ def check_graph(ir: "IR", diags: list[Diagnostic]) -> None:
         if not ir.consumers(pos):
             diags.append(Diagnostic("YN206", f"nothing uses the output of {node.label}", node.row.span, severity="warning",
                                     help="reference it from a later row's `from`, or remove the row"))
+    check_weights(ir, diags)
+
+
+def _anchor_problem(anchors: Any) -> str:
+    """Why a head's anchors are malformed ("" when they are fine)."""
+    if not anchors:
+        return "no anchor levels"
+    sizes = set()
+    for i, level in enumerate(anchors):
+        if not isinstance(level, (list, tuple)) or not level:
+            return f"anchor level {i} is not a list of w,h pairs"
+        if len(level) % 2:
+            return f"anchor level {i} has {len(level)} numbers; w,h pairs need an even count"
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 for v in level):
+            return f"anchor level {i} holds a value that is not a positive number"
+        sizes.add(len(level))
+    if len(sizes) > 1:
+        return "the anchor levels have different numbers of anchors"
+    return ""
+
+
+def check_weights(ir: "IR", diags: list[Diagnostic]) -> None:
+    """A weights file a row names must exist (it is loaded at build time, never at validation)."""
+    spec_dir = os.path.dirname(ir.spec.path) if ir.spec.path != "<string>" else ""
+    for node in ir.nodes.values():
+        w = node.weights
+        if not isinstance(w, str) or not w:
+            continue
+        candidates = [w] if os.path.isabs(w) else [w, os.path.join(spec_dir, w)]
+        if not any(os.path.isfile(c) for c in candidates):
+            from .bind import arg_span, weights_arg
+
+            span = node.row.span
+            if weights_arg(node.decl, node.bound) == w:
+                span = arg_span(node.row, node.decl, next(a.name for a in node.decl.args if a.fill == "weights"))
+            diags.append(Diagnostic("YN511", f"{node.label}: weights file `{w}` not found", span, severity="warning",
+                                    help="give the path of a state_dict file (relative to the spec or the working directory), or False for none; "
+                                         "`yamlnet build` fails without it"))

@@ -24,6 +24,7 @@ _GRAMMAR_FILE = Path(__file__).with_name("expr.lark")
 
 # A bare word that YOLOv5 would fail to evaluate and keep as a string ('nearest', 'bilinear').
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PATH = re.compile(r"^[A-Za-z0-9_\-./~]+$")
 _CONSTANTS = {"None": None, "True": True, "False": False}
 # Text that only makes sense as Python code: calls, attribute access, dunders, imports, lambdas.
 _CODE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|[A-Za-z_\])]\s*\(|\.\s*[A-Za-z_]|;|`")
@@ -214,6 +215,18 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
             return names[stripped]
         if "__" not in stripped:
             return text
+    if _PATH.match(stripped) and "__" not in stripped and ("." in stripped or "/" in stripped):
+        # a file name such as weights/emo_1m.pth stays a string, unless it reads as arithmetic (nc/2)
+        import lark
+
+        try:
+            return _Eval(names, limits).eval(_parse(text, "start"))
+        except lark.exceptions.LarkError:
+            return text
+        except ExprError as e:
+            if e.code in ("YN108", "YN109"):
+                return text
+            raise
     if looks_like_code(text):
         m = _CODE.search(text)
         raise ExprError("YN501", "this string is Python code; yamlnet never runs code from a spec", (m.start() + 1) if m else 1,
