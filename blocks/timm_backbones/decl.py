@@ -42,7 +42,7 @@ CURATED: tuple[str, ...] = (
     "cspdarknet53",
     "mobilevitv2_050",
     "ghostnet_100",
-    "repvit_m1",
+    "fastvit_t8",
 )
 
 _ADD_HINT = "add it with `python -m blocks.timm_backbones.generate_feature_info {name}` (records its feature_info)"

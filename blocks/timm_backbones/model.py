@@ -91,13 +91,11 @@ class TimmBackbone(nn.Module):
         return out
 
     def fuse(self) -> "TimmBackbone":
-        """Deploy form: the reparameterisation timm models offer (MobileOne/RepViT/FastViT branches); modules
-        with their own `fuse()` (timm's ConvNorm) are fused by the compiler's walk before this runs."""
-        for m in self.m.modules():
-            if hasattr(m, "reparameterize"):
-                m.reparameterize()
-            elif hasattr(m, "switch_to_deploy"):
-                m.switch_to_deploy()
+        """Deploy form: timm's own reparameterisation (MobileOne/FastViT branches folded, `fuse()` of its
+        ConvNorm-style modules), parents before children as timm expects."""
+        from timm.utils.model import reparameterize_model
+
+        reparameterize_model(self.m, inplace=True)
         return self
 
     def extra_repr(self) -> str:

@@ -1,31 +1,105 @@
 """The shape pass: build every block on the meta device (no weight memory), propagate a meta tensor, and
-turn whatever a block raises into a diagnostic on its row. Also used for summaries and parameter counts."""
+turn whatever a block raises into a diagnostic on its row. Also used for summaries and parameter counts.
+
+Speed matters (validation should cost a small fraction of a real build), so the pass
+- builds the blocks under a torch-function mode that puts new tensors on the meta device and skips the
+  in-place initialisers (on meta tensors they have nothing to initialise);
+- runs the rows in order itself (the same calling protocol as the generated code) instead of generating a
+  GraphModule, with autograd off;
+- lets shape-preserving normalisations and activations check their input and return it, instead of
+  dispatching to the meta kernels (BatchNorm's meta path costs milliseconds per call).
+Results are compared with the static inference: channels and strides that disagree are reported (YN306).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import weakref
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 from torch import fx, nn
+from torch.overrides import TorchFunctionMode
 
 from ..diagnostics import Diagnostic
-from ..graph.ir import IR, PortRef
-from ..spec.limits import Limits
+from ..graph.ir import INPUT, IR, Node, PortRef
+from ..spec.limits import DEFAULT_LIMITS, Limits
 from .codegen import generate
-from .instantiate import instantiate
+from .context import activation
+from .instantiate import activation_factory, instantiate_node
+
+# In-place tensor methods that only write values: on a meta tensor they can be skipped during construction.
+_VALUE_ONLY_INPLACE = (
+    "uniform_", "normal_", "zero_", "fill_", "erfinv_", "clamp_", "clamp_min_", "clamp_max_", "mul_", "add_", "sub_",
+    "div_", "copy_", "exponential_", "bernoulli_", "random_", "log_normal_", "cauchy_", "geometric_", "fill_diagonal_",
+    "abs_", "sqrt_", "neg_", "exp_", "log_", "masked_fill_", "index_fill_",
+)
+_SKIP = {getattr(torch.Tensor, n) for n in _VALUE_ONLY_INPLACE if hasattr(torch.Tensor, n)}
+
+
+def _constructors() -> set[Any]:
+    try:
+        from torch.utils._device import _device_constructors
+
+        return set(_device_constructors())
+    except Exception:  # pragma: no cover - a torch without that helper: fall back to torch.device("meta")
+        return set()
+
+
+_CONSTRUCTORS = _constructors()
+
+
+class _MetaConstruction(TorchFunctionMode):
+    """New tensors go to the meta device; value-only in-place ops on meta tensors are skipped."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _SKIP and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            return args[0]
+        if func in _CONSTRUCTORS and kwargs.get("device") is None:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def meta_construction() -> Iterator[None]:
+    """Build modules with every parameter and buffer on the meta device (nothing allocated, nothing initialised)."""
+    if not _CONSTRUCTORS:  # pragma: no cover
+        with torch.device("meta"):
+            yield
+        return
+    with _MetaConstruction():
+        yield
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+
+
+def meta_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
+    """Every row's module on the meta device; a row whose constructor raises gets a diagnostic (YN405)."""
+    modules: dict[int, nn.Module] = {}
+    diags: list[Diagnostic] = []
+    with activation(activation_factory(ir.spec.activation)), meta_construction():
+        for pos, node in ir.nodes.items():
+            if node.decl.name == "Index" or not node.ok:
+                continue
+            try:
+                modules[pos] = instantiate_node(node)
+            except Exception as e:  # the block refused its arguments: a diagnostic on its row, never a traceback
+                diags.append(Diagnostic("YN405", f"{node.label} cannot be built: {_one_line(e)}", node.row.span,
+                                        help="check this row's arguments against the block's reference (`yamlnet blocks "
+                                             f"{node.decl.name}`); the block's declaration accepted them, its constructor did not"))
+    return modules, diags
 
 
 def meta_model(ir: IR) -> tuple[fx.GraphModule | None, list[Diagnostic], dict[int, nn.Module]]:
     """The model built on the meta device; construction errors become diagnostics."""
-    try:
-        modules = instantiate(ir, "meta")
-    except Exception as e:  # a block's constructor rejected its arguments
-        pos = _failing_position(ir)
-        node = ir.nodes.get(pos) if pos is not None else None
-        span = node.row.span if node else ir.spec.span_of("backbone")
-        return None, [Diagnostic("YN301" if "channel" in str(e).lower() else "YN107",
-                                 f"{node.label if node else 'a block'} cannot be built: {_one_line(e)}", span,
-                                 help="check this row's arguments against the block's reference (`yamlnet blocks`)")], {}
+    modules, diags = meta_modules(ir)
+    if diags:
+        return None, diags, modules
     gm = generate(ir, modules)
     for node in ir.heads():
         m = gm.get_submodule(f"model.{node.position}")
@@ -34,73 +108,434 @@ def meta_model(ir: IR) -> tuple[fx.GraphModule | None, list[Diagnostic], dict[in
     return gm, [], modules
 
 
-def _failing_position(ir: IR) -> int | None:
-    """Find the row whose constructor fails by building rows one at a time on meta."""
-    from .context import activation
-    from .instantiate import activation_factory, instantiate_node
-
-    with activation(activation_factory(ir.spec.activation)), torch.device("meta"):
-        for pos, node in ir.nodes.items():
-            if node.decl.name == "Index":
-                continue
-            try:
-                instantiate_node(node)
-            except Exception:
-                return pos
-    return None
+def meta_params(ir: IR) -> dict[int, int]:
+    """Parameters of every row, counted on the meta device (nothing allocated)."""
+    modules, _ = meta_modules(ir)
+    return {pos: _count(m) for pos, m in modules.items()}
 
 
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+def _count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
 
 
-def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits) -> tuple[dict[int, Any], list[Diagnostic]]:
-    """Output shapes of every row at input size hw (position -> shape or list of shapes), and diagnostics."""
-    gm, diags, _ = meta_model(ir)
-    if gm is None:
-        return {}, diags
-    gm.eval()
-    shapes: dict[int, Any] = {}
-    env: dict[str, Any] = {}
-    label = f"{hw[0]}x{hw[1]}"
-    x = torch.empty(1, ir.spec.ch, hw[0], hw[1], device="meta")
-    name_to_pos = {f"model.{p}": p for p in ir.nodes}
-    for n in gm.graph.nodes:
-        if n.op == "placeholder":
-            env[n.name] = x
-            continue
-        if n.op == "output":
-            break
-        args = fx.node.map_arg(n.args, lambda a: env[a.name])
-        try:
-            if n.op == "call_module":
-                out = gm.get_submodule(n.target)(*args)
+def check_params(ir: IR, limits: Limits = DEFAULT_LIMITS, params: dict[int, int] | None = None) -> list[Diagnostic]:
+    """The total parameter count against limits.params, counted on meta (never allocated): YN507."""
+    if params is None:
+        modules, diags = _shape_modules(ir)
+        if diags:
+            return diags
+        params = {pos: _count(m) for pos, m in modules.items()}
+    total = sum(params.values())
+    if total <= limits.params:
+        return []
+    pos = max(params, key=lambda p: params[p])
+    node = ir.nodes[pos]
+    return [Diagnostic("YN507", f"the model has {total:,} parameters; the limit is {limits.params:,}", node.row.span,
+                       label=f"the largest row: {params[pos]:,} parameters",
+                       help="check the channel arguments and width_multiple; raise the limit with --max-params if this size is intended")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shape-only forwards of layers whose output has the shape of their input.
+
+
+def _channels_must_be(m: nn.Module, expected: int) -> Any:
+    name = type(m).__name__
+
+    def forward(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if x.dim() < 2 or x.shape[1] != expected:
+            got = x.shape[1] if x.dim() >= 2 else None
+            raise RuntimeError(f"{name} expects {expected} channels, got {got} (input shape {tuple(x.shape)})")
+        return x
+
+    return forward
+
+
+def _layernorm(m: nn.LayerNorm) -> Any:
+    shape = tuple(m.normalized_shape)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[x.dim() - len(shape):]) != shape:
+            raise RuntimeError(f"LayerNorm over {list(shape)} got an input of shape {tuple(x.shape)}")
+        return x
+
+    return forward
+
+
+def _conv2d(m: nn.Conv2d) -> Any:
+    """nn.Conv2d's output shape by its formula (torch's own meta kernel runs in Python and costs far more)."""
+    k, s, d = m.kernel_size, m.stride, m.dilation
+    pad = m.padding
+    c_in, c_out, groups = m.in_channels, m.out_channels, m.groups
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != c_in:
+            raise RuntimeError(f"Conv2d expects a 4-D input with {c_in} channels, got shape {tuple(x.shape)}")
+        hw = []
+        for i in (0, 1):
+            size = int(x.shape[2 + i])
+            if isinstance(pad, str):
+                p2 = 0 if pad == "valid" else d[i] * (k[i] - 1)
             else:
-                out = n.target(*args)
-        except Exception as e:
-            pos = name_to_pos.get(str(n.target))
-            node = ir.nodes[pos] if pos is not None else None
-            span = node.row.span if node else ir.spec.span_of("backbone")
-            diags.append(Diagnostic("YN405", f"at input {label}, {node.label if node else n.name} fails: {_one_line(e)}", span,
-                                    help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels"))
-            return shapes, diags
-        env[n.name] = out
-        if n.op == "call_module" and str(n.target) in name_to_pos:
-            shapes[name_to_pos[str(n.target)]] = _shape_of(out)
-    for pos, node in ir.nodes.items():
-        if pos not in shapes or not node.ok:
-            continue
-        got = shapes[pos]
-        if node.multi:
-            for (name, port), shp in zip(node.taps.items(), got if isinstance(got, list) else []):
-                if isinstance(shp, tuple) and len(shp) == 4 and port.channels is not None and shp[1] != port.channels:
-                    diags.append(Diagnostic("YN306", f"{node.label}: tap {name} is declared with {port.channels} channels but has {shp[1]}", node.row.span,
-                                            help="the block's declaration disagrees with its implementation; fix the declaration"))
-        elif node.decl.role != "head" and isinstance(got, tuple) and len(got) == 4 and node.out.channels is not None and got[1] != node.out.channels:
-            diags.append(Diagnostic("YN306", f"{node.label} is declared to give {node.out.channels} channels but gives {got[1]}", node.row.span,
-                                    help="the block's declaration disagrees with its implementation; fix the declaration"))
+                p2 = 2 * int(pad[i])
+            out = (size + p2 - d[i] * (k[i] - 1) - 1) // (s[i] if not isinstance(pad, str) or pad == "valid" else 1) + 1
+            if out < 1 or size + p2 < d[i] * (k[i] - 1) + 1:
+                raise RuntimeError(f"Conv2d: the input is {size} pixels ({size + p2} padded), smaller than the kernel ({d[i] * (k[i] - 1) + 1})")
+            hw.append(out)
+        return torch.empty((x.shape[0], c_out, hw[0], hw[1]), dtype=x.dtype, device=x.device)
+
+    if m.padding_mode != "zeros" or groups < 1:
+        return None
+    return forward
+
+
+def _passthrough(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return x
+
+
+_SHAPE_PRESERVING = (
+    nn.SiLU, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Mish, nn.ELU, nn.SELU,
+    nn.CELU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.Softplus, nn.Dropout, nn.Dropout2d, nn.Hardtanh,
+)
+
+
+def _fast_forwards(root: nn.Module) -> None:
+    """Replace, on this meta copy only, the forwards of shape-preserving layers by checks that return the input."""
+    for m in root.modules():
+        t = type(m)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and t.forward is nn.modules.batchnorm._BatchNorm.forward:
+            m.forward = _channels_must_be(m, m.num_features)  # type: ignore[method-assign]
+        elif t is nn.GroupNorm:
+            m.forward = _channels_must_be(m, m.num_channels)  # type: ignore[method-assign]
+        elif t is nn.LayerNorm:
+            m.forward = _layernorm(m)  # type: ignore[method-assign]
+        elif t is nn.Conv2d and type(m).forward is nn.Conv2d.forward:
+            f = _conv2d(m)
+            if f is not None:
+                m.forward = f  # type: ignore[method-assign]
+        elif t in _SHAPE_PRESERVING:
+            m.forward = _passthrough  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shape functions for common ops on meta tensors. torch's meta kernels for many ops are Python
+# decompositions that cost 0.1-3 ms per call; these compute the result's shape directly. Each declines
+# (returns None) on anything unusual, and then the real op runs, so torch's own errors still surface.
+
+_Shape = tuple[int, ...]
+
+
+def _meta(*xs: Any) -> bool:
+    return any(isinstance(x, torch.Tensor) for x in xs) and all(x.is_meta for x in xs if isinstance(x, torch.Tensor))
+
+
+def _broadcast(a: _Shape, b: _Shape) -> _Shape | None:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def _binary(true_div: bool = False) -> Any:
+    def shape(a: Any, b: Any, *rest: Any, **kw: Any) -> Any:
+        if rest or set(kw) - {"alpha"} or not _meta(a, b):
+            return None
+        if not all(isinstance(v, (torch.Tensor, int, float, bool)) for v in (a, b)):
+            return None
+        sa = tuple(a.shape) if isinstance(a, torch.Tensor) else ()
+        sb = tuple(b.shape) if isinstance(b, torch.Tensor) else ()
+        out = _broadcast(sa, sb)
+        if out is None:
+            return None
+        dtype = torch.result_type(a, b)
+        if true_div and not dtype.is_floating_point and not dtype.is_complex:
+            dtype = torch.get_default_dtype()
+        return torch.empty(out, dtype=dtype, device="meta")
+
+    return shape
+
+
+def _unary(x: Any, *rest: Any, **kw: Any) -> Any:
+    if not isinstance(x, torch.Tensor) or not x.is_meta or not x.dtype.is_floating_point:
+        return None
+    if any(not isinstance(v, (int, float, bool)) for v in rest) or set(kw) - {"inplace", "negative_slope", "approximate", "dim"}:
+        return None
+    return torch.empty(tuple(x.shape), dtype=x.dtype, device="meta")
+
+
+def _softmax(x: Any, dim: Any = None, *rest: Any, **kw: Any) -> Any:
+    if rest or kw.get("dtype") is not None or set(kw) - {"dim", "dtype", "_stacklevel"}:
+        return None
+    return _unary(x)
+
+
+def _cat(tensors: Any, dim: int = 0, **kw: Any) -> Any:
+    if kw or not isinstance(tensors, (list, tuple)) or not tensors or not isinstance(dim, int):
+        return None
+    ts = [t for t in tensors if not (isinstance(t, torch.Tensor) and t.dim() == 1 and t.shape[0] == 0)]
+    if not ts or not all(isinstance(t, torch.Tensor) and t.is_meta for t in ts):
+        return None
+    n = ts[0].dim()
+    if n == 0 or any(t.dim() != n for t in ts):
+        return None
+    d = dim % n
+    first = tuple(ts[0].shape)
+    if any(tuple(t.shape[:d]) != first[:d] or tuple(t.shape[d + 1:]) != first[d + 1:] for t in ts):
+        return None
+    dtype = ts[0].dtype
+    for t in ts[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return torch.empty(first[:d] + (sum(int(t.shape[d]) for t in ts),) + first[d + 1:], dtype=dtype, device="meta")
+
+
+def _stack(tensors: Any, dim: int = 0, **kw: Any) -> Any:
+    if kw or not isinstance(tensors, (list, tuple)) or not tensors or not isinstance(dim, int):
+        return None
+    if not all(isinstance(t, torch.Tensor) and t.is_meta for t in tensors):
+        return None
+    first = tuple(tensors[0].shape)
+    if any(tuple(t.shape) != first or t.dtype != tensors[0].dtype for t in tensors):
+        return None
+    d = dim % (len(first) + 1)
+    return torch.empty(first[:d] + (len(tensors),) + first[d:], dtype=tensors[0].dtype, device="meta")
+
+
+def _arange(*args: Any, **kw: Any) -> Any:
+    device = kw.get("device")
+    if device is None or torch.device(device).type != "meta" or set(kw) - {"device", "dtype"}:
+        return None
+    if not args or len(args) > 3 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+        return None
+    start, end, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
+    if step == 0:
+        return None
+    n = max(0, math.ceil((end - start) / step))
+    dtype = kw.get("dtype") or (torch.get_default_dtype() if any(isinstance(a, float) for a in args) else torch.int64)
+    return torch.empty((n,), dtype=dtype, device="meta")
+
+
+def _layer_norm(x: Any, normalized_shape: Any, *rest: Any, **kw: Any) -> Any:
+    if not isinstance(x, torch.Tensor) or not x.is_meta:
+        return None
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple, torch.Size)) else (normalized_shape,)
+    if tuple(x.shape[x.dim() - len(shape):]) != shape:
+        return None
+    return _unary(x)
+
+
+def _batch_norm(x: Any, running_mean: Any, *rest: Any, **kw: Any) -> Any:
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or not x.is_meta:
+        return None
+    if isinstance(running_mean, torch.Tensor) and running_mean.numel() != x.shape[1]:
+        return None
+    return _unary(x)
+
+
+def _mean(x: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+    if kw or not isinstance(x, torch.Tensor) or not x.is_meta or not x.dtype.is_floating_point:
+        return None
+    n = x.dim()
+    if dim is None:
+        dims = set(range(n))
+    else:
+        ds = dim if isinstance(dim, (list, tuple)) else (dim,)
+        if not all(isinstance(d, int) for d in ds) or n == 0:
+            return None
+        dims = {d % n for d in ds}
+    shape = [1 if i in dims else int(s) for i, s in enumerate(x.shape)] if keepdim else [int(s) for i, s in enumerate(x.shape) if i not in dims]
+    return torch.empty(tuple(shape), dtype=x.dtype, device="meta")
+
+
+def _adaptive_avg_pool2d(x: Any, output_size: Any) -> Any:
+    if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() not in (3, 4):
+        return None
+    o = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if len(o) != 2 or not all(isinstance(v, int) and v > 0 for v in o):
+        return None
+    return torch.empty(tuple(x.shape[:-2]) + o, dtype=x.dtype, device="meta")
+
+
+def _fast_table() -> dict[Any, Any]:
+    import torch.nn.functional as F
+
+    table: dict[Any, Any] = {}
+    for name in ("add", "sub", "mul", "maximum", "minimum", "pow"):
+        for owner in (torch, torch.Tensor):
+            if hasattr(owner, name):
+                table[getattr(owner, name)] = _binary()
+    for name in ("div", "true_divide"):
+        for owner in (torch, torch.Tensor):
+            if hasattr(owner, name):
+                table[getattr(owner, name)] = _binary(true_div=True)
+    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__pow__", "__rpow__"):
+        table[getattr(torch.Tensor, name)] = _binary()
+    for name in ("__truediv__", "__rtruediv__"):
+        table[getattr(torch.Tensor, name)] = _binary(true_div=True)
+    for name in ("sigmoid", "tanh", "exp", "neg", "abs", "sqrt", "rsqrt", "relu", "__neg__", "__abs__"):
+        for owner in (torch, torch.Tensor):
+            if hasattr(owner, name):
+                table[getattr(owner, name)] = _unary
+    for f in (F.silu, F.relu, F.relu6, F.gelu, F.hardswish, F.hardsigmoid, F.leaky_relu, F.mish, F.sigmoid, F.tanh):
+        table[f] = _unary
+    for f in (torch.softmax, torch.Tensor.softmax, F.softmax):
+        table[f] = _softmax
+    table[torch.cat] = _cat
+    table[torch.concat] = _cat
+    table[torch.stack] = _stack
+    table[torch.arange] = _arange
+    table[F.layer_norm] = _layer_norm
+    table[F.batch_norm] = _batch_norm
+    table[torch.mean] = _mean
+    table[torch.Tensor.mean] = _mean
+    table[F.adaptive_avg_pool2d] = _adaptive_avg_pool2d
+    return table
+
+
+_FAST = _fast_table()
+
+
+class _ShapeOps(TorchFunctionMode):
+    """During the shape pass: ops with a shape function above skip torch's slower meta kernels."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        fast = _FAST.get(func)
+        if fast is not None:
+            try:
+                out = fast(*args, **kwargs)
+            except Exception:  # a case the shape function does not know: the real op decides
+                out = None
+            if out is not None:
+                return out
+        return func(*args, **kwargs)
+
+
+# The modules of the last IR the shape pass ran on, so several input sizes share one construction.
+_LAST: list[Any] = [None, None, None]  # [weakref to IR, modules, diagnostics]
+
+
+def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
+    ref = _LAST[0]
+    if ref is not None and ref() is ir:
+        return _LAST[1], _LAST[2]
+    modules, diags = meta_modules(ir)
+    for m in modules.values():
+        _fast_forwards(m)
+        m.eval()
+    for node in ir.heads():
+        m = modules.get(node.position)
+        if m is not None and hasattr(m, "bind_strides") and all(s is not None for s in node.in_strides):
+            try:
+                m.bind_strides([float(s) for s in node.in_strides if s is not None])
+            except Exception as e:
+                diags.append(Diagnostic("YN405", f"{node.label} cannot be set up for strides {[str(s) for s in node.in_strides]}: {_one_line(e)}",
+                                        node.row.span, help="give the head one input per level, in increasing stride"))
+    _LAST[:] = [weakref.ref(ir), modules, diags]
+    return modules, diags
+
+
+def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS) -> tuple[dict[int, Any], list[Diagnostic]]:
+    """Output shapes of every row at input size hw (position -> shape or list of shapes), and diagnostics.
+
+    Also checks the total parameter count (YN507) and compares channels and strides with the static
+    inference (YN306). A block that raises stops the pass with a diagnostic on its row (YN405)."""
+    modules, diags = _shape_modules(ir)
+    diags = list(diags)
+    if diags:
+        return {}, diags
+    diags += check_params(ir, limits, {pos: _count(m) for pos, m in modules.items()})
+    if diags:
+        return {}, diags
+    label = f"{hw[0]}x{hw[1]}"
+    shapes: dict[int, Any] = {}
+    env: dict[PortRef, Any] = {PortRef(INPUT): torch.empty(1, ir.spec.ch, hw[0], hw[1], device="meta")}
+
+    def value(ref: PortRef) -> Any:
+        if ref in env:
+            return env[ref]
+        node = ir.nodes[ref.node]
+        out = env[PortRef(ref.node)]
+        k = list(node.taps).index(ref.tap)
+        if not isinstance(out, (list, tuple)) or len(out) <= k:
+            raise _TapError(node, ref.tap, out)
+        env[ref] = out[k]
+        return out[k]
+
+    with torch.no_grad(), _ShapeOps():
+        for pos, node in ir.nodes.items():
+            if not node.ok:
+                return shapes, diags
+            try:
+                ins = [value(p) for p in node.inputs]
+                if node.decl.name == "Index":
+                    env[PortRef(pos)] = ins[0]
+                    shapes[pos] = _shape_of(ins[0])
+                    continue
+                out = modules[pos](ins[0] if node.decl.inputs == "one" else ins)
+            except _TapError as e:
+                src = e.node
+                diags.append(Diagnostic("YN306", f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns "
+                                        f"{_describe(e.out)}", src.row.span,
+                                        help="the block's declaration disagrees with its implementation; fix the declaration's taps"))
+                return shapes, diags
+            except Exception as e:  # any failure of a block becomes a diagnostic on its row
+                diags.append(Diagnostic("YN405", f"at input {label}, {node.label} fails: {_one_line(e)}", node.row.span,
+                                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels"))
+                return shapes, diags
+            env[PortRef(pos)] = out
+            shapes[pos] = _shape_of(out)
+            diags += _compare(ir, node, ins, out)
     return shapes, diags
+
+
+class _TapError(Exception):
+    def __init__(self, node: Node, tap: str | None, out: Any):
+        self.node, self.tap, self.out = node, tap, out
+
+
+def _describe(out: Any) -> str:
+    if isinstance(out, torch.Tensor):
+        return "one tensor"
+    if isinstance(out, (list, tuple)):
+        return f"{len(out)} values"
+    return type(out).__name__
+
+
+def _compare(ir: IR, node: Node, ins: list[Any], out: Any) -> list[Diagnostic]:
+    """Channels and strides of what a block returned against the static inference (YN306)."""
+    if node.decl.role == "head":
+        return []
+    first = ins[0] if ins else None
+    s_in = node.in_strides[0] if node.in_strides else None
+    ports = list(node.taps.items()) if node.multi else [("output", node.out)]
+    outs = list(out) if node.multi and isinstance(out, (list, tuple)) else [out]
+    diags: list[Diagnostic] = []
+    for (name, port), t in zip(ports, outs):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            continue
+        what = f"tap {name}" if node.multi else "its output"
+        if port.channels is not None and t.shape[1] != port.channels:
+            diags.append(Diagnostic("YN306", f"{node.label}: {what} is declared with {port.channels} channels but has {t.shape[1]}", node.row.span,
+                                    help="the block's declaration disagrees with its implementation; fix the declaration's channels"))
+            continue
+        if isinstance(first, torch.Tensor) and first.dim() == 4 and port.stride is not None and s_in:
+            rel = port.stride / s_in
+            h_in, h_out = int(first.shape[2]), int(t.shape[2])
+            if h_out > 0 and h_in > 0:
+                apparent = h_in / h_out
+                if max(apparent / float(rel), float(rel) / apparent) > 1.5:
+                    diags.append(Diagnostic(
+                        "YN306", f"{node.label}: {what} is declared at stride {_frac(rel)} of its input but the block turns {h_in} rows into {h_out}",
+                        node.row.span, help="the block's declaration disagrees with its implementation; fix the declaration's stride"))
+    return diags
+
+
+def _frac(f: Any) -> str:
+    return str(int(f)) if getattr(f, "denominator", 1) == 1 else str(f)
 
 
 def _shape_of(out: Any) -> Any:
@@ -111,10 +546,4 @@ def _shape_of(out: Any) -> Any:
     return None
 
 
-def meta_params(ir: IR) -> dict[int, int]:
-    """Parameters of every row, counted on the meta device (nothing allocated)."""
-    _, _, modules = meta_model(ir)
-    return {pos: sum(p.numel() for p in m.parameters()) for pos, m in modules.items()}
-
-
-__all__ = ["meta_model", "meta_params", "shape_pass", "PortRef"]
+__all__ = ["check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_pass", "PortRef"]

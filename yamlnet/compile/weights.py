@@ -79,6 +79,13 @@ def _strip(sd: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor
             stripped = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in sd.items()}
             if set(stripped) & own:
                 return stripped
+    # a checkpoint of the wrapped model itself (timm's resnet18 keys `conv1.weight`) loaded into a block that
+    # holds it as one attribute (TimmBackbone's `m.conv1.weight`)
+    heads = {k.split(".", 1)[0] for k in own}
+    if len(heads) == 1:
+        prefixed = {f"{next(iter(heads))}.{k}": v for k, v in sd.items()}
+        if set(prefixed) & own:
+            return prefixed
     return sd
 
 

@@ -94,13 +94,20 @@ def size_step(ir: IR) -> int:
     return max([32, *(int(s) for s in strides)])
 
 
+_MEMO: dict[tuple[int, int], tuple[int | None, int | None]] = {}
+
+
 def nearest_sizes(ir: IR, size: int) -> tuple[int | None, int | None]:
     """The nearest multiples of size_step below and above `size` that work along one axis."""
+    key = (id(ir), size)
+    if key in _MEMO:
+        return _MEMO[key]
     step = size_step(ir)
     below = ((size - 1) // step) * step
     above = (size // step + 1) * step
     lo = next((s for s in range(below, max(below - SEARCH_STEPS * step, 0), -step) if _works(ir, s)), None)
     hi = next((s for s in range(above, above + SEARCH_STEPS * step, step) if _works(ir, s)), None)
+    _MEMO[key] = (lo, hi)
     return lo, hi
 
 
@@ -132,6 +139,14 @@ def _suggest(ir: IR, hw: Size, axes: list[int]) -> str:
 
 
 def check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
+    """Size rules and joins at input size hw (height, width)."""
+    try:
+        return _check_sizes(ir, hw, limits)
+    finally:
+        _MEMO.clear()
+
+
+def _check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     label = _fmt(hw)
     spec = ir.spec
@@ -156,7 +171,7 @@ def check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
             label=why,
             notes=tuple(notes),
             help=f"use an input size that is a multiple of {multiple} (stride {s_in} x {m}), e.g. {_suggest(ir, hw, axes)}"))
-    for pos, got in _join_mismatches(ir, sizes):
+    for pos, got in _join_mismatches(ir, sizes)[:1]:  # later mismatches follow from the first
         node = ir.nodes[pos]
         axes = [axis for axis in (0, 1) if len({g[axis] for g in got}) > 1]
         parts = "; ".join(f"{_input(ir, p)} is {g[0]}x{g[1]}" for p, g in zip(node.inputs, got))

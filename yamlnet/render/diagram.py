@@ -160,7 +160,7 @@ def _children_rows(module: Any, colspan: int) -> str:
     return f'<TR><TD COLSPAN="{colspan}" ALIGN="LEFT">{inner}</TD></TR>'
 
 
-def _row_label(facts: Facts, node: Node, border: str | None, detail: bool) -> str:
+def _row_label(facts: Facts, node: Node, border: str | None, detail: bool, own: list[Diagnostic] | None = None) -> str:
     ir = facts.ir
     assert ir is not None
     taps = list(node.taps.items()) if node.multi else []
@@ -176,8 +176,16 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool) -> st
     if args:
         text = '<BR ALIGN="LEFT"/>'.join(_e(a) for a in args) + '<BR ALIGN="LEFT"/>'
         rows.append(f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><FONT POINT-SIZE="9">{text}</FONT></TD></TR>')
-    params = _params_text(facts.params.get(node.position)) if node.decl.name != "Index" else ""
-    if node.multi:
+    measured = node.position in facts.params
+    params = _params_text(facts.params.get(node.position)) if node.decl.name != "Index" and measured else ""
+    errs = [d for d in own or [] if d.severity == "error"]
+    if errs or not node.ok:
+        codes = ", ".join(sorted({d.code for d in errs}))
+        problem = f"error {codes} (see the note)" if errs else "not checked: an input has an error"
+        rows.append(f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{ERROR}"><B>{_e(problem)}</B></FONT></TD></TR>')
+    if not node.ok and not node.multi:
+        info = params
+    elif node.multi:
         info = params
     elif node.decl.role == "head":
         strides = ", ".join(stride_text(s) for s in node.in_strides)
@@ -194,19 +202,22 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool) -> st
         for name, port in taps:
             tf, tl = stride_colors(port.stride)
             shp = shape_text(facts.port_shape(PortRef(node.position, name)))
-            cells.append(f'<TD PORT="{_e(name)}" BORDER="1" COLOR="{tl}" BGCOLOR="{tf}"><B>{_e(name)}</B>'
+            cells.append(f'<TD PORT="{_e(name)}" BORDER="1" CELLPADDING="4" COLOR="{tl}" BGCOLOR="{tf}"><B>{_e(name)}</B>'
                          f'<BR/><FONT POINT-SIZE="9">{_e(shp)}<BR/>/{_e(stride_text(port.stride))}</FONT></TD>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
     color = border or line
     width = "3" if border else "1"
-    return (f'<<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="{fill}" COLOR="{color}">'
+    style = ' STYLE="dashed"' if not node.ok and not errs else ""
+    if style:
+        width = "2"
+    return (f'<<TABLE BORDER="{width}"{style} CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="{fill}" COLOR="{color}">'
             + "".join(rows) + "</TABLE>>")
 
 
-def _faulty_rows(facts: Facts) -> dict[int, str]:
-    """position -> border colour for rows that are faulty (red) or warned about (orange)."""
+def row_diagnostics(facts: Facts) -> dict[int, list[Diagnostic]]:
+    """position -> the diagnostics whose span lies on that row."""
     ir = facts.ir
-    out: dict[int, str] = {}
+    out: dict[int, list[Diagnostic]] = {}
     if ir is None:
         return out
     by_line: dict[int, int] = {}
@@ -214,16 +225,60 @@ def _faulty_rows(facts: Facts) -> dict[int, str]:
         sp = node.row.span
         for ln in range(sp.line, (sp.end_line or sp.line) + 1):
             by_line.setdefault(ln, pos)
+    for d in facts.diagnostics:
+        pos = by_line.get(d.span.line) if d.span.line and d.severity != "note" else None
+        if pos is not None:
+            out.setdefault(pos, []).append(d)
+    return out
+
+
+def _faulty_rows(facts: Facts) -> dict[int, str]:
+    """position -> border colour: red for rows with an error (ok=False or an error on the row), orange for
+    rows with only warnings."""
+    ir = facts.ir
+    out: dict[int, str] = {}
+    if ir is None:
+        return out
+    for pos, diags in row_diagnostics(facts).items():
+        out[pos] = ERROR if any(d.severity == "error" for d in diags) else WARNING
+    for pos, node in ir.nodes.items():
         if not node.ok:
             out[pos] = ERROR
-    for d in facts.diagnostics:
-        pos = by_line.get(d.span.line) if d.span.line else None
-        if pos is None or d.severity == "note":
-            continue
-        if d.severity == "error":
-            out[pos] = ERROR
+    return out
+
+
+def drawn_inputs(ir: IR, node: Node) -> list[PortRef]:
+    """The inputs to draw for a row: the IR's, or for a row whose inputs the IR dropped after an error upstream,
+    its `from` resolved leniently (whatever can be found, without judging it)."""
+    if len(node.inputs) == len(node.row.refs) or node.decl.name == "Index" and node.inputs:
+        return list(node.inputs)
+    from ..graph.lower import SEED_SLOTS
+
+    names = {n.row.name: pos for pos, n in ir.nodes.items() if n.row.name}
+    by_index = {n.index: pos for pos, n in ir.nodes.items()}
+    out: list[PortRef] = []
+    for ref in node.row.refs:
+        tap = ref.tap
+        if ref.row_name is not None:
+            pos = names.get(ref.row_name)
+        elif ref.index is not None:
+            if node.position == 0 and ref.index == -1 and tap is None:
+                out.append(PortRef(INPUT))
+                continue
+            target = node.index + ref.index if ref.index < 0 else ref.index
+            pos = by_index.get(target)
+            if pos is None and ir.numbering == "seeds" and 0 <= target < SEED_SLOTS:
+                pos = 0
+                if tap is None:
+                    tap = next((t for t, p in ir.nodes[0].taps.items() if p.stride == 2 ** (target + 1)), None)
         else:
-            out.setdefault(pos, WARNING)
+            pos = None
+        if pos is None or pos >= node.position or pos not in ir.nodes:
+            continue
+        src = ir.nodes[pos]
+        if tap is not None and tap not in src.taps:
+            tap = None
+        out.append(PortRef(pos, tap))
     return out
 
 
@@ -231,6 +286,12 @@ def _diag_line(d: Diagnostic) -> str:
     where = f"line {d.span.line}: " if d.span.line else ""
     text = f"{d.severity}[{d.code}] {where}{d.message}"
     return text if len(text) <= 110 else text[:107] + "…"
+
+
+def _note_lines(d: Diagnostic) -> str:
+    """One diagnostic for the note node: the message, then its help, as left-justified DOT text."""
+    lines = [_diag_line(d)] + ([f"    help: {d.help}" if len(d.help) <= 110 else f"    help: {d.help[:100]}…"] if d.help else [])
+    return "\\l".join(x.replace("\\", "\\\\").replace('"', "'") for x in lines)
 
 
 def _legend(levels: list[Fraction]) -> str:
@@ -263,7 +324,7 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
             top.node("legend", _legend(levels))
     if facts.diagnostics and any(d.severity != "note" for d in facts.diagnostics):
         shown = [d for d in facts.diagnostics if d.severity != "note"]
-        text = "\\l".join(_diag_line(d).replace("\\", "\\\\") for d in shown[:15])
+        text = "\\l".join(_note_lines(d) for d in shown[:15])
         if len(shown) > 15:
             text += f"\\l… and {len(shown) - 15} more (yamlnet validate lists them all)"
         top.node("diagnostics", text + "\\l", shape="note", style="filled", fillcolor="#fff0f0",
@@ -272,29 +333,49 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     if ir is None:
         return g
     faulty = _faulty_rows(facts)
+    own = row_diagnostics(facts)
     for section in ("backbone", "head"):
         cl = graphviz.Digraph(f"cluster_{section}")
         cl.attr(label=section, fontname=FONT, fontsize="11", style="rounded,dashed", color="#9a9a9a", fontcolor="#555555",
                 labeljust="l", margin="10")
         for pos, node in ir.nodes.items():
             if node.row.section == section:
-                cl.node(node_id(ir, pos), _row_label(facts, node, faulty.get(pos), detail))
+                cl.node(node_id(ir, pos), _row_label(facts, node, faulty.get(pos), detail, own.get(pos)), id=node_id(ir, pos),
+                        tooltip=_tooltip(facts, node, own.get(pos)))
         g.subgraph(cl)
+    edge_ids: set[str] = set()
     for pos, node in ir.nodes.items():
-        for slot, ref in enumerate(node.inputs):
-            if ref.node != INPUT and ref.node not in ir.nodes:
-                continue
+        for ref in drawn_inputs(ir, node):
             src = node_id(ir, ref.node)
-            tail = f"{src}:{ref.tap}" if ref.tap is not None else src
+            tail = f"{src}:{ref.tap}:s" if ref.tap is not None else src
             try:
                 port = ir.port(ref)
             except KeyError:
                 continue
-            _, line = stride_colors(port.stride)
             chain = ref.node == pos - 1 or (ref.node == INPUT and pos == 0)
-            g.edge(tail, node_id(ir, pos), label=shape_text(facts.port_shape(ref)), color=line, fontcolor=line,
-                   weight="8" if chain else "1")
+            shape = facts.port_shape(ref)
+            eid = f"{src}:{ref.tap}->{node_id(ir, pos)}" if ref.tap is not None else f"{src}->{node_id(ir, pos)}"
+            while eid in edge_ids:
+                eid += "'"
+            edge_ids.add(eid)
+            if shape is None or not node.ok:
+                g.edge(tail, node_id(ir, pos), label=shape_text(shape) if shape else "", color="#999999", fontcolor="#777777",
+                       style="dashed", weight="8" if chain else "1", id=eid)
+                continue
+            _, line = stride_colors(port.stride)
+            g.edge(tail, node_id(ir, pos), label=shape_text(shape), color=line, fontcolor=line, weight="8" if chain else "1", id=eid)
     return g
+
+
+def _tooltip(facts: Facts, node: Node, own: list[Diagnostic] | None) -> str:
+    from .table import display_args
+
+    assert facts.ir is not None
+    text = f"{index_label(facts.ir, node)}: [{', '.join(r.text for r in node.row.refs)}], {node.row.number}, {node.row.module}, {display_args(node)}"
+    text += f" (line {node.row.span.line})"
+    for d in own or []:
+        text += f"\n{d.severity}[{d.code}] {d.message}"
+    return text.replace("\\", "/")
 
 
 def _title(facts: Facts) -> str:

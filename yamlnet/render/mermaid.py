@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..graph.ir import INPUT, IR, PortRef
-from .diagram import ERROR, WARNING, _diag_line, _faulty_rows, key_args, node_id, stride_colors
+from ..graph.ir import IR, PortRef
+from .diagram import ERROR, WARNING, _diag_line, _faulty_rows, drawn_inputs, key_args, node_id, stride_colors
 from .summary import Facts, shape_text, stride_text
 from .table import index_label
 
@@ -80,11 +80,11 @@ def to_mermaid(facts: Facts) -> str:
         for tap in node.taps:
             lines.append(f"  {node_id(ir, pos)} --- {_tap_id(ir, PortRef(pos, tap))}")
     for pos, node in ir.nodes.items():
-        for ref in node.inputs:
-            if ref.node != INPUT and ref.node not in ir.nodes:
-                continue
+        for ref in drawn_inputs(ir, node):
             src = _tap_id(ir, ref) if ref.tap is not None else node_id(ir, ref.node)
-            lines.append(f'  {src} -->|"{_q(shape_text(facts.port_shape(ref)))}"| {node_id(ir, pos)}')
+            shape = facts.port_shape(ref)
+            arrow = f'-->|"{_q(shape_text(shape))}"|' if shape and node.ok else "-.->"
+            lines.append(f"  {src} {arrow} {node_id(ir, pos)}")
     shown = [d for d in facts.diagnostics if d.severity != "note"]
     if shown:
         text = "<br/>".join(_q(_diag_line(d)) for d in shown[:15])

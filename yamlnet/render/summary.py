@@ -52,7 +52,10 @@ class Facts:
 
     @property
     def total_params(self) -> int | None:
-        return sum(self.params.values()) if self.params or (self.ir is not None and self.ir.ok) else None
+        """All parameters, or None when a row could not be measured (a spec with errors)."""
+        if self.ir is None or any(pos not in self.params for pos, n in self.ir.nodes.items() if n.decl.name != "Index"):
+            return None
+        return sum(self.params.values())
 
     @property
     def gflops(self) -> float | None:
