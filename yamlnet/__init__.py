@@ -10,8 +10,8 @@ Importing yamlnet does not import torch; `build` and the shape pass of `validate
 
 from .api import Report, analyze, build, load_spec, validate
 from .diagnostics import Diagnostic, SpecError
-from .registry import Arg, BlockDecl, TapDecl, declare, register
+from .registry import Arg, BlockDecl, SizeRule, TapDecl, block, declare, register
 
 __version__ = "0.1.0"
 
-__all__ = ["Arg", "BlockDecl", "Diagnostic", "Report", "SpecError", "TapDecl", "analyze", "build", "declare", "load_spec", "register", "validate"]
+__all__ = ["Arg", "BlockDecl", "SizeRule", "block", "Diagnostic", "Report", "SpecError", "TapDecl", "analyze", "build", "declare", "load_spec", "register", "validate"]

@@ -202,6 +202,23 @@ def declare(name: str, impl: str, **kw: Any) -> BlockDecl:
     return register(BlockDecl(name=name, impl=impl, source=kw.pop("source", impl.split(":")[0]), **kw))
 
 
+def block(name: str | None = None, **kw: Any) -> Callable[[Any], Any]:
+    """Class decorator that registers a custom block written in Python:
+
+        @yamlnet.block(args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int", width=True)), out_channels=out_arg("c2"))
+        class MyConv(nn.Module): ...
+
+    The module that defines the class must be imported before the spec is compiled (or listed under the
+    entry point group `yamlnet.blocks` of an installed package). A spec can only name it, never define it.
+    """
+
+    def wrap(obj: Any) -> Any:
+        declare(name or obj.__name__, f"{obj.__module__}:{obj.__qualname__}", doc=kw.pop("doc", (obj.__doc__ or "").strip()), **kw)
+        return obj
+
+    return wrap
+
+
 def _load_declarations() -> None:
     global _LOADED
     if _LOADED:

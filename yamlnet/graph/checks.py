@@ -209,8 +209,10 @@ def _check_head(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
         diags.append(Diagnostic("YN107", f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}", arg_span(node.row, node.decl, "nc"),
                                 help="write `nc` (the spec's number of classes) or a number such as 80"))
         node.ok = False
-    if isinstance(anchors, (list, tuple)) and "anchors" in node.bound:
-        problem = _anchor_problem(anchors)
+    names = [a.name for a in node.decl.yaml_args()]
+    raw = node.row.args[names.index("anchors")] if "anchors" in names and names.index("anchors") < len(node.row.args) else None
+    if isinstance(raw, (list, tuple)):  # an int is a count of anchors per level (placeholder sizes)
+        problem = _anchor_problem(raw)
         if problem:
             diags.append(Diagnostic("YN302", f"{node.decl.name}: {problem}", arg_span(node.row, node.decl, "anchors"),
                                     help="anchors are one list per level of w,h pairs, e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]"))

@@ -212,6 +212,15 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         else:
             c_out = decl.out_channels(c_in if decl.inputs != "one" else c_in[0], bound) if decl.out_channels else None
             s = decl.stride_of(bound)
+            if n > 1 and decl.repeat == "sequential":
+                if c_out is not None and decl.inputs == "one" and c_out != c_in[0]:
+                    diags.append(Diagnostic("YN301", f"{decl.name} is repeated {n} times, but it turns {c_in[0]} channels into {c_out}", row.number_span,
+                                            label=f"copy 2 would receive {c_out} channels, built for {c_in[0]}",
+                                            notes=("YOLOv5 repeats a block as n identical copies, so each copy must keep the channel count",),
+                                            help=f"set number to 1 and add a row, or make the block keep {c_in[0]} channels"))
+                    node.ok = False
+                    return
+                s = s ** n  # every copy applies the block's stride
             node.out = Port(c_out, None if stride_in is None else stride_in * s)
     except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
         diags.append(Diagnostic("YN107", f"{decl.name}: cannot work out its output from these arguments ({e})", row.args_span,

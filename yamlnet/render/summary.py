@@ -206,12 +206,12 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
             extra[state["row"]] = extra.get(state["row"], 0) + 2 * ops  # YOLOv5 doubles thop's count
 
     for pos, m in mods.items():
-        handles.append(m.register_forward_pre_hook(before(pos)))
-        handles.append(m.register_forward_hook(after(pos)))
-        for sub in m.modules():
+        for sub in m.modules():  # before the row's own hooks: a row that is itself an Upsample counts first
             if isinstance(sub, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm,
                                 nn.GroupNorm, nn.Upsample)):
                 handles.append(sub.register_forward_hook(leaf))
+        handles.append(m.register_forward_pre_hook(before(pos)))
+        handles.append(m.register_forward_hook(after(pos)))
     x = torch.empty(1, facts.ir.spec.ch, *facts.hw, device="meta")
     gm.eval()
     try:
