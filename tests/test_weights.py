@@ -144,7 +144,7 @@ def test_not_a_weights_file_is_yn511_and_nothing_runs(tmp_path: Path, whole_mode
     bad = tmp_path / "evil.pt"
     torch.save({"model": Payload()}, bad)
     with open(tmp_path / "evil.pkl", "wb") as f:
-        pickle.dump(Payload(), f)
+        pickle.dump(Payload(), f, protocol=2)
     if whole_model:
         with pytest.raises(SpecError) as ei:
             yamlnet.build(write_spec(tmp_path, "[-1, 1, resnet18, [False]]"), weights=bad)
