@@ -72,9 +72,8 @@ def test_whole_model_round_trip(tmp_path: Path) -> None:
     assert not torch.equal(outputs(yamlnet.build(RESNET_SPEC)), ref)  # the weights, not the seed, made them equal
 
 
-@pytest.mark.parametrize("wrapper", ["model", "state_dict"])
-@pytest.mark.parametrize("where", ["row key", "first argument"])
-def test_per_row_weights_load_fully(tmp_path: Path, wrapper: str, where: str) -> None:
+@pytest.mark.parametrize(("where", "wrapper"), [("row key", "model"), ("first argument", "state_dict")])
+def test_per_row_weights_load_fully(tmp_path: Path, where: str, wrapper: str) -> None:
     torch.manual_seed(0)
     src = yamlnet.build(write_spec(tmp_path, "{name: backbone, from: -1, module: TimmBackbone, args: [resnet18]}"))
     bb = src.get_submodule("model.0")

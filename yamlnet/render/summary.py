@@ -235,7 +235,8 @@ def summary_json(facts: Facts) -> dict[str, Any]:
     rows = []
     for r in facts.rows():
         fl = facts.flops.get(r.position)
-        rows.append({"index": r.index, "position": r.position, "from": r.from_, "n": r.n, "params": r.params,
+        index = int(r.index) if isinstance(r.index, str) and r.index.lstrip("-").isdigit() else r.index
+        rows.append({"index": index, "position": r.position, "from": r.from_, "n": r.n, "params": r.params,
                      "gflops": None if fl is None else round(fl / 1e9, 6), "module": r.module, "arguments": r.args,
                      "output": r.shape, "stride": r.stride})
     return {
