@@ -75,7 +75,7 @@ def normalise_out_indices(out_indices: Sequence[int] | None, count: int, model_n
     result = set()
     for i in out_indices or ():
         if isinstance(i, bool) or not isinstance(i, int):
-            raise ValueError(f"out_indices are whole numbers, not {i!r}")
+            raise TypeError(f"out_indices are whole numbers, not {i!r}")
         if not -count <= i < count:
             raise ValueError(f"`{model_name}` has {count} features (out_indices 0..{count - 1}); there is no feature {i}")
         result.add(i % count)

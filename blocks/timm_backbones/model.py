@@ -7,7 +7,8 @@ so the recorded feature_info and the built model cannot disagree about creation 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import timm
 import torch
@@ -90,7 +91,7 @@ class TimmBackbone(nn.Module):
             out = [f.permute(0, 3, 1, 2).contiguous() for f in out]
         return out
 
-    def fuse(self) -> "TimmBackbone":
+    def fuse(self) -> TimmBackbone:
         """Deploy form: timm's own reparameterisation (MobileOne/FastViT branches folded, `fuse()` of its
         ConvNorm-style modules), parents before children as timm expects."""
         from timm.utils.model import reparameterize_model

@@ -36,6 +36,11 @@ _VALUE_ONLY_INPLACE = (
     "abs_", "sqrt_", "neg_", "exp_", "log_", "masked_fill_", "index_fill_",
 )
 _SKIP = {getattr(torch.Tensor, n) for n in _VALUE_ONLY_INPLACE if hasattr(torch.Tensor, n)}
+# nn.init's initialisers fill their first argument in place and return it (inside them the mode is off)
+_SKIP |= {getattr(nn.init, n) for n in (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_",
+    "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
+) if hasattr(nn.init, n)}
 
 
 def _constructors() -> set[Any]:

@@ -69,6 +69,7 @@ class IR:
     numbering: Literal["seeds", "rows"]
     outputs: list[PortRef] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    forward_refs: list[tuple[int, int, Any, str]] = field(default_factory=list)  # (source, row, ref, text): errors
 
     @property
     def ok(self) -> bool:

@@ -65,11 +65,51 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
             _, more = bind_args(spec, row, decl, [spec.ch] * max(len(row.refs), 1), scale_depth(row.number, spec.depth_multiple))
             diags.extend(more)
 
+    _report_forward_refs(ir, diags)
     _set_outputs(ir)
     complete = [r.position for r in rows] == list(range(len(rows)))  # the parser dropped no row
     if complete and all(n.ok for n in ir.nodes.values()):
         check_graph(ir, diags)
     return ir
+
+
+def _forward(ir: IR, node: Node, target: int, ref: Ref, what: str) -> None:
+    """Remember a reference to a later row; reported after all rows are read (as a cycle if it closes one)."""
+    ir.forward_refs.append((target, node.position, ref, what))
+
+
+def _report_forward_refs(ir: IR, diags: list[Diagnostic]) -> None:
+    forward = ir.forward_refs
+    if not forward:
+        return
+    names = {n.row.name: pos for pos, n in ir.nodes.items() if n.row.name}
+    shift = SEED_SLOTS - 1 if ir.numbering == "seeds" else 0
+    g = nx.DiGraph()
+    for pos, node in ir.nodes.items():  # every reference as written, valid or not
+        for ref in node.row.refs:
+            if ref.row_name is not None:
+                src: int | None = names.get(ref.row_name)
+            elif pos == 0 and ref.index == -1:
+                src = None
+            else:
+                assert ref.index is not None
+                idx = node.index + ref.index if ref.index < 0 else ref.index
+                src = 0 if shift and idx < SEED_SLOTS else idx - shift
+            if src is not None and src in ir.nodes:
+                g.add_edge(src, pos)
+    for src, dst, ref, what in forward:
+        node = ir.nodes[dst]
+        try:
+            cycle = nx.find_cycle(g, source=dst)
+        except nx.NetworkXNoCycle:
+            cycle = []
+        if cycle and any(e[:2] == (src, dst) for e in cycle):
+            path = " -> ".join(ir.nodes[e[0]].label if e[0] in ir.nodes else str(e[0]) for e in cycle) + f" -> {ir.nodes[cycle[0][0]].label}"
+            diags.append(Diagnostic("YN204", f"{node.label} is part of a cycle", ref.span, label=f"takes its input from {what}",
+                                    notes=(f"cycle: {path}",), help="a network is a chain of rows in order; make this row take an earlier row's output"))
+        else:
+            diags.append(Diagnostic("YN202", f"{node.label} takes its input from {what}, which comes later", ref.span,
+                                    help="a row can only use rows above it (YOLOv5 runs rows in order); move the row or change `from`"))
 
 
 def _index_help(ir: IR) -> str:
@@ -95,11 +135,12 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
             diags.append(Diagnostic("YN208", f"no row is named `{ref.row_name}`", ref.span, help=f"named rows: {known}"))
             return None
         position = names[ref.row_name]
-        if position >= node.position:
-            code = "YN203" if position == node.position else "YN202"
-            what = "itself" if code == "YN203" else f"row `{ref.row_name}`, which comes later"
-            diags.append(Diagnostic(code, f"{node.label} takes its input from {what}", ref.span,
-                                    help="a row can only use rows above it; move the row or change `from`"))
+        if position == node.position:
+            diags.append(Diagnostic("YN203", f"{node.label} takes its input from itself", ref.span,
+                                    help="a row can only use rows above it; change `from`"))
+            return None
+        if position > node.position:
+            _forward(ir, node, position, ref, f"row `{ref.row_name}`")
             return None
     else:
         assert ref.index is not None
@@ -118,8 +159,7 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
             if target > last:
                 diags.append(Diagnostic("YN201", f"`from: {ref.index}` is out of range", ref.span, help=_index_help(ir)))
             else:
-                diags.append(Diagnostic("YN202", f"{node.label} takes its input from layer {target}, which comes later", ref.span,
-                                        help="a row can only use rows above it (YOLOv5 runs rows in order); move the row or change `from`"))
+                _forward(ir, node, target - (SEED_SLOTS - 1 if ir.numbering == "seeds" else 0), ref, f"layer {target}")
             return None
         if ir.numbering == "seeds" and target < SEED_SLOTS:
             position = 0

@@ -316,18 +316,18 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     top.attr(rank="source")
     if ir is not None:
         c, h, w = ir.spec.ch, *facts.hw
-        top.node("input", f"input\n{c}×{h}×{w}", shape="box", style="rounded,filled", fillcolor="#f7f7f7", color="#888888",
+        top.node("input", f"input\n{c}×{h}×{w}", id="input", shape="box", style="rounded,filled", fillcolor="#f7f7f7", color="#888888",
                  margin="0.12,0.04")
         levels = sorted({s for n in ir.nodes.values() for s in ([p.stride for p in n.taps.values()] if n.multi else [n.out.stride])
                          if s is not None and n.decl.role != "head"})
         if levels:
-            top.node("legend", _legend(levels))
+            top.node("legend", _legend(levels), id="legend")
     if facts.diagnostics and any(d.severity != "note" for d in facts.diagnostics):
         shown = [d for d in facts.diagnostics if d.severity != "note"]
         text = "\\l".join(_note_lines(d) for d in shown[:15])
         if len(shown) > 15:
             text += f"\\l… and {len(shown) - 15} more (yamlnet validate lists them all)"
-        top.node("diagnostics", text + "\\l", shape="note", style="filled", fillcolor="#fff0f0",
+        top.node("diagnostics", text + "\\l", shape="note", id="diagnostics", style="filled", fillcolor="#fff0f0",
                  color=ERROR if any(d.severity == "error" for d in shown) else WARNING, fontcolor="#7a0000", fontsize="9")
     g.subgraph(top)
     if ir is None:
