@@ -125,3 +125,13 @@ def test_cli_usage_errors_exit_2() -> None:
 def test_cli_build_refuses_bad_spec_without_traceback() -> None:
     r = run_cli("build", "does/not/exist.yaml")
     assert r.returncode == 1 and "YN510" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cycle_and_forward_reference_are_diagnosed() -> None:
+    cycle = "backbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [3, 1, Conv, [16, 3]]\n  - [-1, 1, Conv, [16, 3]]\n  - [2, 1, Conv, [16, 3]]\n"
+    d = yamlnet.validate(cycle, static=True).errors
+    assert [(x.code, x.span.line, x.span.column) for x in d] == [("YN204", 3, 6)]
+    assert "layer 1 (Conv) -> layer 2 (Conv) -> layer 3 (Conv) -> layer 1 (Conv)" in d[0].notes[0]
+    forward = "backbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [2, 1, Conv, [16, 3]]\n  - [0, 1, Conv, [16, 3]]\n"
+    d = yamlnet.validate(forward, static=True).errors
+    assert [(x.code, x.span.line, x.span.column) for x in d] == [("YN202", 3, 6)]
