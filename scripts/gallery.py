@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         "each edge leaves the tap its consumer uses and is labelled with the tensor's shape. GFLOPs are counted as",
         "YOLOv5 counts them (see [summary.md](summary.md)).",
         "",
+        "Draw your own with `yamlnet render SPEC -o out.svg` (or .png, .dot, .mmd for Mermaid; .pdf with the system",
+        "Graphviz); `--detail` opens every block one level (C3's cv1, cv2, cv3 and bottlenecks). The layout program",
+        "is the system Graphviz `dot` when it is on PATH, else `graphviz-pure` (installed with yamlnet; svg and png);",
+        "`YAMLNET_DOT` names another. A spec with errors is still drawn, its faulty rows outlined in red.",
+        "",
     ]
     if not specs:
         head += ["No specs are bundled yet.", ""]

@@ -80,6 +80,18 @@ def test_taps_equal_timm_feature_info(name: str) -> None:
         assert taps_of(report) == expected
 
 
+@pytest.mark.parametrize("name", ["dla34", "levit_128s", "swin_tiny_patch4_window7_224", "vit_tiny_patch16_224", "hrnet_w18_small", "xception41"])
+def test_recorded_entry_matches_timm(name: str) -> None:
+    """The file records what the generator's creation path gives today (a stale file after a timm upgrade fails here)."""
+    entry = timm_decl.catalog()[name]
+    with torch.device("meta"):
+        feats, options = create_features(name)
+    info = feats.feature_info
+    assert entry["features"] == [[d["num_chs"], d["reduction"]] for d in info.info]
+    assert entry["out_indices"] == list(info.out_indices)
+    assert entry.get("options", {}) == options
+
+
 def test_shared_reduction_keeps_the_last_feature() -> None:
     # vit_tiny: 12 blocks, all stride 16; timm's default out_indices are the last three -> one tap, P4
     assert timm_decl.timm_taps("vit_tiny_patch16_224") == (registry.TapDecl("P4", 192, 16),)

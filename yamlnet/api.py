@@ -121,6 +121,11 @@ def build(path_or_spec: str | os.PathLike[str] | Spec, weights: str | os.PathLik
     if not report.ok or report.ir is None:
         raise SpecError(report.diagnostics, report.source)
     from .compile.build import compile_ir
+    from .compile.shapes import check_params
+
+    refused = check_params(report.ir, limits)  # parameters counted on meta: nothing allocated for a refused spec
+    if refused:
+        raise SpecError(report.diagnostics + refused, report.source)
 
     model = compile_ir(report.ir, weights=weights, device=device, limits=limits)
     if fuse:

@@ -27,13 +27,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{value}` is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"`{value}`: a limit must be >= 1")
+    return n
+
+
 def _limits_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (raise them for unusually large specs)")
-    g.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.file_bytes, metavar="N")
-    g.add_argument("--max-rows", type=int, default=DEFAULT_LIMITS.rows, metavar="N")
-    g.add_argument("--max-repeats", type=int, default=DEFAULT_LIMITS.repeats, metavar="N")
-    g.add_argument("--max-channels", type=int, default=DEFAULT_LIMITS.channels, metavar="N")
-    g.add_argument("--max-params", type=int, default=DEFAULT_LIMITS.params, metavar="N")
+    g.add_argument("--max-file-bytes", type=_positive, default=DEFAULT_LIMITS.file_bytes, metavar="N", help=f"spec file size (default {DEFAULT_LIMITS.file_bytes:,})")
+    g.add_argument("--max-rows", type=_positive, default=DEFAULT_LIMITS.rows, metavar="N", help=f"rows of a spec (default {DEFAULT_LIMITS.rows:,})")
+    g.add_argument("--max-repeats", type=_positive, default=DEFAULT_LIMITS.repeats, metavar="N", help=f"repeats of one row (default {DEFAULT_LIMITS.repeats:,})")
+    g.add_argument("--max-channels", type=_positive, default=DEFAULT_LIMITS.channels, metavar="N", help=f"channels of a tensor (default {DEFAULT_LIMITS.channels:,})")
+    g.add_argument("--max-params", type=_positive, default=DEFAULT_LIMITS.params, metavar="N", help=f"parameters of the model (default {DEFAULT_LIMITS.params:,})")
 
 
 def _limits(a: argparse.Namespace) -> Limits:
@@ -73,7 +83,7 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--static", action="store_true", help="rules only; torch is never imported")
     v.add_argument("--strict", action="store_true", help="warnings count as errors")
     v.add_argument("--format", choices=("text", "json"), default="text")
-    v.add_argument("--jobs", "-j", type=int, default=0, help="files validated in parallel (default: CPU count)")
+    v.add_argument("--jobs", "-j", type=_positive, default=0, help="files validated in parallel (default: CPU count)")
     _limits_args(v)
 
     r = sub.add_parser("render", help="draw the architecture (svg, png, pdf, dot, mmd)")
@@ -110,10 +120,15 @@ def cmd_build(a: argparse.Namespace) -> int:
         print(f"{report.path}: {summary_line(report.diagnostics)}; nothing built", file=sys.stderr)
         return EXIT_ERRORS
     from .compile.build import compile_ir
-    from .compile.shapes import shape_pass
+    from .compile.shapes import check_params, shape_pass
     from .render.table import format_table, layer_rows
 
     _print_diags([d for d in report.diagnostics if d.severity != "error"], report.source)
+    refused = check_params(report.ir, limits)  # on meta, before any weight is allocated
+    if refused:
+        _print_diags(refused, report.source)
+        print(f"{report.path}: {summary_line(refused)}; nothing built", file=sys.stderr)
+        return EXIT_ERRORS
     try:
         model = compile_ir(report.ir, weights=a.weights, limits=limits)
     except SpecError as e:
@@ -168,18 +183,27 @@ def _collect(paths: Sequence[str]) -> list[str]:
     return files
 
 
-def _validate_one(args: tuple[str, list[str], bool, Limits]) -> tuple[str, list[dict[str, Any]], str]:
+Result = tuple[str, list[Diagnostic], Any]  # path, diagnostics, SourceText (to quote lines)
+
+
+def _validate_one(args: tuple[str, list[str], bool, Limits]) -> Result:
     path, sizes, static, limits = args
     from .api import validate
 
     try:
         report = validate(path, imgsz=sizes, static=static, limits=limits)
-        text = render_text(report.diagnostics, report.source, color=False)
-        return path, [d.to_json() for d in report.diagnostics], text
+        return path, list(report.diagnostics), report.source
     except Exception as e:  # an internal error must still be reported, not crash the run
-        d = Diagnostic("YN901", f"internal error while validating: {type(e).__name__}: {e}", Span.unknown(path),
-                       help="please report this with the spec that caused it")
-        return path, [d.to_json()], render_text([d])
+        return path, [_internal(path, e)], None
+
+
+def _internal(path: str, e: BaseException) -> Diagnostic:
+    return Diagnostic("YN901", f"internal error while validating: {type(e).__name__}: {e}"[:500], Span.unknown(path),
+                      help="this is a bug in yamlnet or in a block; please report it with the spec that caused it")
+
+
+def _use_color(stream: Any) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
@@ -190,52 +214,71 @@ def cmd_validate(a: argparse.Namespace) -> int:
         print("yamlnet: error: no spec files found", file=sys.stderr)
         return EXIT_USAGE
     jobs = [(f, sizes, a.static, limits) for f in files]
-    results: list[tuple[str, list[dict[str, Any]], str]] = []
-    if len(files) == 1:
-        results = [_validate_one(jobs[0])]
+    if len(files) == 1 or a.jobs == 1:
+        results = [_validate_one(j) for j in jobs]
     else:
         results = _run_parallel(jobs, a.jobs or os.cpu_count() or 1, a.format == "text" and sys.stderr.isatty())
+    color = _use_color(sys.stderr)
     failed = 0
     all_json = []
-    for path, djson, text in results:
-        n_err = sum(d["severity"] == "error" for d in djson) + (sum(d["severity"] == "warning" for d in djson) if a.strict else 0)
-        failed += bool(n_err)
-        all_json.append({"file": path, "ok": not n_err, "diagnostics": djson})
+    totals = [0, 0]
+    for path, diags, source in results:
+        ne = sum(d.severity == "error" for d in diags)
+        nw = sum(d.severity == "warning" for d in diags)
+        totals[0] += ne
+        totals[1] += nw
+        bad = ne + (nw if a.strict else 0)
+        failed += bool(bad)
+        all_json.append({"file": path, "ok": not bad, "errors": ne, "warnings": nw, "diagnostics": [d.to_json() for d in diags]})
         if a.format == "text":
-            if text:
-                print(text, file=sys.stderr)
+            if diags:
+                print(render_text(diags, source, color=color), file=sys.stderr)
                 print(file=sys.stderr)
-            ne = sum(d["severity"] == "error" for d in djson)
-            nw = sum(d["severity"] == "warning" for d in djson)
-            status = "ok" if not n_err else "FAILED"
+            status = "ok" if not bad else "FAILED"
             extra = f" ({ne} error{'s' * (ne != 1)}, {nw} warning{'s' * (nw != 1)})" if (ne or nw) else ""
-            print(f"{path}: {status}{extra}" + ("" if n_err or a.static else f" (checked at {', '.join(sizes)})") + (" (static)" if a.static else ""))
+            print(f"{path}: {status}{extra}" + ("" if bad or a.static else f" (checked at {', '.join(sizes)})") + (" (static)" if a.static else ""))
     if a.format == "json":
-        print(json.dumps(all_json[0] if len(all_json) == 1 else all_json, indent=2) if False else json.dumps(
-            all_json[0]["diagnostics"] if len(all_json) == 1 else all_json, indent=2))
+        print(json.dumps(all_json[0]["diagnostics"] if len(all_json) == 1 else all_json, indent=2))
     elif len(results) > 1:
-        print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed")
+        print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed ({totals[0]} errors, {totals[1]} warnings)"
+              + (" (warnings count as errors: --strict)" if a.strict else ""))
     return EXIT_ERRORS if failed else EXIT_OK
 
 
-def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Any]:
+def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    results: dict[str, Any] = {}
+    results: dict[int, Result] = {}
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as ex:
-        futures = {ex.submit(_validate_one, j): j[0] for j in jobs}
-        if progress:
-            from rich.progress import Progress
+        futures = {ex.submit(_validate_one, j): i for i, j in enumerate(jobs)}
 
-            with Progress(transient=True) as bar:
-                task = bar.add_task("validating", total=len(jobs))
-                for f in as_completed(futures):
-                    results[futures[f]] = f.result()
-                    bar.advance(task)
+        def collect(f: Any) -> None:
+            i = futures[f]
+            try:
+                results[i] = f.result()
+            except Exception as e:  # a worker died (out of memory, a crash in native code): report, go on
+                results[i] = (jobs[i][0], [_internal(jobs[i][0], e)], None)
+
+        if progress:
+            try:
+                from rich.progress import Progress
+            except ImportError:  # pragma: no cover - rich is a dependency; a plain counter otherwise
+                Progress = None  # type: ignore[assignment,misc]
+            if Progress is not None:
+                with Progress(transient=True) as bar:
+                    task = bar.add_task("validating", total=len(jobs))
+                    for f in as_completed(futures):
+                        collect(f)
+                        bar.advance(task)
+            else:  # pragma: no cover
+                for k, f in enumerate(as_completed(futures), 1):
+                    collect(f)
+                    print(f"\rvalidating {k}/{len(jobs)}", end="", file=sys.stderr, flush=True)
+                print("\r", end="", file=sys.stderr)
         else:
             for f in as_completed(futures):
-                results[futures[f]] = f.result()
-    return [results[j[0]] for j in jobs]
+                collect(f)
+    return [results[i] for i in range(len(jobs))]
 
 
 def cmd_blocks(a: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+import torch.nn.utils.fusion
 import torch.nn.functional as F
 from einops import rearrange, reduce
 from timm.layers import DropPath
@@ -107,6 +108,13 @@ class ConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(self.norm(self.conv(x)))
         return x + self.drop_path(y) if self.has_skip else y
+
+    def fuse(self) -> "ConvNormAct":
+        """Deploy form: fold a BatchNorm into the convolution (other norms stay)."""
+        if type(self.norm) is nn.BatchNorm2d:
+            self.conv = torch.nn.utils.fusion.fuse_conv_bn_eval(self.conv.eval(), self.norm.eval())
+            self.norm = nn.Identity()
+        return self
 
 
 class MSPatchEmb(nn.Module):

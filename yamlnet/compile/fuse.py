@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def _fusable(m: nn.Module, yolov5_only: bool) -> bool:
@@ -25,14 +26,35 @@ def _fusable(m: nn.Module, yolov5_only: bool) -> bool:
     return all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
 
 
-def fuse_modules(root: nn.Module, yolov5_only: bool = False) -> int:
-    """Fuse `root`'s descendants in place (not `root` itself); returns how many modules were fused."""
+def fold_sequential(seq: nn.Sequential) -> int:
+    """Fold every Conv2d directly followed by a BatchNorm2d inside an nn.Sequential (conv, bn, act patterns)."""
+    count = 0
+    names = list(seq._modules)
+    for a, b in zip(names, names[1:]):
+        conv, bn = seq._modules[a], seq._modules[b]
+        if type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and bn.track_running_stats and bn.running_mean is not None:
+            seq._modules[a] = fuse_conv_bn_eval(conv.eval(), bn.eval())
+            seq._modules[b] = nn.Identity()
+            count += 1
+    return count
+
+
+def fuse_modules(root: nn.Module, yolov5_only: bool = False, generic: bool = True) -> int:
+    """Fuse `root`'s descendants in place (not `root` itself), children first; returns how many were fused.
+
+    Inside a module that defines `fuse()` only nested `fuse()` methods run: its own fuse() owns the rest of
+    its subtree (MobileOne reads its conv-BN branches as they are). Elsewhere, Conv2d+BatchNorm2d pairs in
+    nn.Sequential containers are folded too (`generic`).
+    """
     count = 0
     for name, child in list(root.named_children()):
-        count += fuse_modules(child, yolov5_only)
-        if _fusable(child, yolov5_only):
+        fusable = _fusable(child, yolov5_only)
+        count += fuse_modules(child, yolov5_only, generic and not fusable)
+        if fusable:
             new = child.fuse()
             if new is not child:
                 setattr(root, name, new)
             count += 1
+        elif generic and isinstance(child, nn.Sequential) and not yolov5_only:
+            count += fold_sequential(child)
     return count

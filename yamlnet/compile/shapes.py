@@ -364,6 +364,55 @@ def _adaptive_avg_pool2d(x: Any, output_size: Any) -> Any:
     return torch.empty(tuple(x.shape[:-2]) + o, dtype=x.dtype, device="meta")
 
 
+def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _pair(v: Any) -> tuple[int, int] | None:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v, v
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) for x in v):
+        return int(v[0]), int(v[1])
+    if isinstance(v, (list, tuple)) and len(v) == 1 and isinstance(v[0], int):
+        return int(v[0]), int(v[0])
+    return None
+
+
+def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
+                return_indices: bool = False) -> Any:
+    if return_indices or not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() != 4:
+        return None
+    k, s, p, d = _pair(kernel_size), _pair(kernel_size if stride is None or stride == [] else stride), _pair(padding), _pair(dilation)
+    if None in (k, s, p, d) or min(*k, *s, *d) < 1 or p[0] > k[0] // 2 or p[1] > k[1] // 2:  # type: ignore[misc,index]
+        return None
+    hw = [_pool_size(int(x.shape[2 + i]), k[i], s[i], p[i], d[i], bool(ceil_mode)) for i in (0, 1)]  # type: ignore[index]
+    if min(hw) < 1:
+        return None
+    return torch.empty((x.shape[0], x.shape[1], hw[0], hw[1]), dtype=x.dtype, device="meta")
+
+
+def _interpolate(x: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest", align_corners: Any = None,
+                 recompute_scale_factor: Any = None, antialias: bool = False) -> Any:
+    if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() != 4 or not x.dtype.is_floating_point:
+        return None
+    if size is not None and scale_factor is None:
+        hw = _pair(size)
+    elif scale_factor is not None and size is None:
+        f = scale_factor if isinstance(scale_factor, (list, tuple)) else (scale_factor, scale_factor)
+        if len(f) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in f):
+            return None
+        hw = (int(math.floor(int(x.shape[2]) * float(f[0]))), int(math.floor(int(x.shape[3]) * float(f[1]))))
+    else:
+        return None
+    if hw is None or min(hw) < 1:
+        return None
+    return torch.empty((x.shape[0], x.shape[1], hw[0], hw[1]), dtype=x.dtype, device="meta")
+
+
 def _fast_table() -> dict[Any, Any]:
     import torch.nn.functional as F
 
@@ -397,6 +446,9 @@ def _fast_table() -> dict[Any, Any]:
     table[torch.mean] = _mean
     table[torch.Tensor.mean] = _mean
     table[F.adaptive_avg_pool2d] = _adaptive_avg_pool2d
+    table[F.max_pool2d] = _max_pool2d
+    table[torch.max_pool2d] = _max_pool2d
+    table[F.interpolate] = _interpolate
     return table
 
 

@@ -75,6 +75,13 @@ def _int(v: Any) -> int | None:
 
 def _check_groups(node: "Node", diags: list[Diagnostic]) -> None:
     """Groups and attention heads must divide the channels they split (torch refuses the block otherwise)."""
+    try:
+        _groups(node, diags)
+    except Exception:  # odd argument values: the shape pass reports what torch makes of them
+        return
+
+
+def _groups(node: "Node", diags: list[Diagnostic]) -> None:
     from .bind import arg_span
 
     decl, b = node.decl, node.bound
@@ -185,7 +192,7 @@ def _fix_for(ir: "IR", node: "Node", p: object, s: Fraction, ref: Fraction) -> s
             if where:
                 return f"take {where} instead" + _resample_hint(ir, node, s, ref)
     for cand in sorted(ir.nodes.values(), key=lambda n: -n.position):
-        if cand.position < node.position and cand.out.stride == ref and cand.position != p.node and not cand.multi:
+        if cand.position < node.position and cand.out.stride == ref and all(cand.position != q.node for q in node.inputs) and not cand.multi:
             return f"take layer {cand.index} (stride {_fmt(ref)}) instead" + _resample_hint(ir, node, s, ref)
     return _resample_hint(ir, node, s, ref).removeprefix(", or ")
 

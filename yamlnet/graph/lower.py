@@ -267,6 +267,11 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
                                 help="check the arguments against the block's reference (`yamlnet blocks`)"))
         node.ok = False
         return
+    except Exception as e:  # a faulty declaration (a bug in a block, not in the spec): reported on the row, no traceback
+        diags.append(Diagnostic("YN901", f"the declaration of {decl.name} failed: {type(e).__name__}: {e}"[:300], row.span,
+                                help=f"this is a bug in the block's declaration ({decl.source or decl.impl}); please report it"))
+        node.ok = False
+        return
     check_node(ir, node, limits, diags)
 
 

@@ -307,7 +307,9 @@ def _legend(levels: list[Fraction]) -> str:
 def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     """The diagram of one spec as a graphviz.Digraph (its `.source` is the DOT text)."""
     g = graphviz.Digraph(facts.name, format="svg")
-    g.attr("graph", rankdir="TB", fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.25", newrank="true",
+    # more room between ranks when edges fan out of a backbone's taps, so they bend clear of its bottom border
+    multi = facts.ir is not None and any(n.multi for n in facts.ir.nodes.values())
+    g.attr("graph", rankdir="TB", fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.42" if multi else "0.25", newrank="true",
            labelloc="t", label=_title(facts), bgcolor="white", pad="0.2")
     g.attr("node", shape="plaintext", fontname=FONT, fontsize="10", margin="0")
     g.attr("edge", fontname=FONT, fontsize="8", arrowsize="0.6", penwidth="1.1")
@@ -344,8 +346,12 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
                         tooltip=_tooltip(facts, node, own.get(pos)))
         g.subgraph(cl)
     edge_ids: set[str] = set()
-    for pos, node in ir.nodes.items():
-        for ref in drawn_inputs(ir, node):
+    # edges leaving taps first, in tap order (P3 before P4): dot's initial order, which keeps tap edges from crossing
+    tap_rank = {(pos, t): k for pos, n in ir.nodes.items() for k, t in enumerate(n.taps)}
+    pairs = [(pos, node, ref) for pos, node in ir.nodes.items() for ref in drawn_inputs(ir, node)]
+    pairs.sort(key=lambda e: (0, e[2].node, tap_rank[(e[2].node, e[2].tap)], e[0]) if e[2].tap is not None else (1, 0, 0, 0))
+    for pos, node, ref in pairs:
+        if True:
             src = node_id(ir, ref.node)
             tail = f"{src}:{ref.tap}:s" if ref.tap is not None else src
             try:

@@ -130,7 +130,7 @@ def collect(path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limi
     if facts.ok:
         facts.diagnostics += check_sizes(ir, hw, limits)
     if not facts.ok:
-        facts.params, facts.modules = _rowwise(ir)
+        _rowwise(facts)
         return facts
     from ..compile.shapes import meta_model, shape_pass
 
@@ -139,7 +139,8 @@ def collect(path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limi
     gm, mdiags, mods = meta_model(ir)
     facts.diagnostics += [d for d in mdiags if d not in sdiags]
     if gm is None:
-        facts.params, facts.modules = _rowwise(ir)
+        facts.params = {pos: sum(p.numel() for p in m.parameters()) for pos, m in mods.items()}
+        facts.modules = mods
         return facts
     facts.params = {pos: sum(p.numel() for p in m.parameters()) for pos, m in mods.items()}
     facts.layers = len(list(gm.modules()))
@@ -150,26 +151,15 @@ def collect(path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limi
     return facts
 
 
-def _rowwise(ir: IR) -> tuple[dict[int, int], dict[int, Any]]:
-    """Build the rows that are fine one by one on meta (for a spec with errors): their parameters and modules."""
-    import torch
+def _rowwise(facts: Facts) -> None:
+    """Build the rows that are fine on meta (for a spec with errors): their parameters and modules."""
+    from ..compile.shapes import meta_modules
 
-    from ..compile.context import activation
-    from ..compile.instantiate import activation_factory, instantiate_node
-
-    params: dict[int, int] = {}
-    mods: dict[int, Any] = {}
-    with activation(activation_factory(ir.spec.activation)), torch.device("meta"):
-        for pos, node in ir.nodes.items():
-            if not node.ok or node.decl.name == "Index":
-                continue
-            try:
-                m = instantiate_node(node)
-            except Exception:  # this row is faulty in a way the static checks did not see; it stays unmeasured
-                continue
-            mods[pos] = m
-            params[pos] = sum(p.numel() for p in m.parameters())
-    return params, mods
+    assert facts.ir is not None
+    mods, diags = meta_modules(facts.ir)
+    facts.diagnostics += diags
+    facts.modules = mods
+    facts.params = {pos: sum(p.numel() for p in m.parameters()) for pos, m in mods.items()}
 
 
 def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:

@@ -49,6 +49,8 @@ class YNode:
 
 def _span(file: str, node: yaml.Node) -> Span:
     s, e = node.start_mark, node.end_mark
+    if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"') and s.line == e.line and e.column - s.column >= 2:
+        return Span(file, s.line + 1, s.column + 2, e.line + 1, e.column)  # the text inside the quotes
     return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
 
 
