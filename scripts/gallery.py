@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     head = [
         "# Gallery",
         "",
-        "Every spec bundled in `specs/`, drawn by `yamlnet render` at input "
-        f"{a.imgsz}x{a.imgsz}. Regenerate with `python scripts/gallery.py`.",
+        f"Every spec bundled in `specs/`, drawn by `yamlnet render` at input {a.imgsz}x{a.imgsz}. Regenerate with `python scripts/gallery.py`.",
         "",
         "How to read a diagram: one box per row of the spec (index, block, `×n` for repeats, the arguments it was",
         "built with after width scaling, output channels × height × width, stride, parameters). The fill colour is",

@@ -54,7 +54,7 @@ head:
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def efficientvit_spec() -> Path:
     bundled = ROOT / "specs" / "yolov5-efficientvit.yaml"
     if bundled.is_file():
@@ -80,7 +80,7 @@ def _path(name: str) -> Path:
     return {"<yolov5s>": yolov5s_spec, "<efficientvit>": efficientvit_spec}.get(name, lambda: ROOT / name)()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def facts_of(path: Path, detail: bool = False) -> Facts:
     return collect(path, (640, 640), modules=detail)
 
@@ -117,7 +117,7 @@ def test_every_spec_renders_to_every_format(spec: str, renderer, tmp_path: Path)
     mmd = to_mermaid(facts)
     assert mmd.startswith("flowchart TD\n")
     for pos in facts.ir.nodes:
-        assert re.search(rf"^\s+{node_id(facts.ir, pos)}\[", mmd, re.M), f"row {pos} missing from the Mermaid text"
+        assert re.search(rf"^\s+{node_id(facts.ir, pos)}\[", mmd, re.MULTILINE), f"row {pos} missing from the Mermaid text"
 
 
 def test_cli_writes_each_format(tmp_path: Path, renderer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,7 +137,7 @@ def test_yolov5s_svg_shows_every_row(tmp_path: Path, renderer) -> None:
     assert {f"n{i}" for i in range(25)} <= set(nodes)
     titles = {g.find(f"{SVG}title").text for g in nodes.values()}  # type: ignore[union-attr]
     assert {f"n{i}" for i in range(25)} <= titles
-    text = lambda g: " ".join(t.text or "" for t in g.iter(f"{SVG}text"))  # noqa: E731
+    text = lambda g: " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
     assert "C3" in text(nodes["n2"]) and "×3" in text(nodes["n6"])  # repeats marked x n
     assert "128×80×80" in text(nodes["n4"]) and "/8" in text(nodes["n4"])  # output C x H x W and stride
     assert "Detect" in text(nodes["n24"])

@@ -205,6 +205,16 @@ def test_nhwc_swin_is_permuted_to_nchw() -> None:
     assert [d.code for d in bad.errors] == ["YN404"]
 
 
+def test_fixed_size_model_without_dynamic_option_is_a_diagnostic() -> None:
+    """LeViT takes no dynamic_img_size: the shape pass names the one size it runs at (YN405, no traceback)."""
+    spec = backbone_spec("TimmBackbone", "[levit_128s]")
+    assert timm_decl.catalog()["levit_128s"].get("fixed_size") == [224, 224]
+    assert yamlnet.validate(spec, imgsz=224).ok
+    bad = yamlnet.validate(spec, imgsz=256)
+    assert [d.code for d in bad.errors] == ["YN405"]
+    assert "takes only 224x224" in bad.errors[0].message
+
+
 @torch.no_grad()
 def test_vit_gives_one_stride16_tap() -> None:
     bb = TimmBackbone("vit_tiny_patch16_224").eval()

@@ -10,9 +10,15 @@ A model that is not in the file is refused with a ValueError (a YN107 diagnostic
 add it: `python -m blocks.timm_backbones.generate_feature_info NAME`. Taps are never computed lazily by
 importing timm, so `yamlnet validate --static` stays torch-free for every spec.
 
-Taps are named P{log2 reduction} (P3 = stride 8). When several selected features share a reduction (ViT's
-blocks are all stride 16; some CNNs report two features at one stride) only the last, deepest one is kept,
-and the wrapper returns only the kept features, so the taps and the forward's outputs stay one to one.
+Taps are named P{log2 reduction} (P3 = stride 8; a reduction that is not a power of two, as in patch-14
+ViTs, takes the floor: 14 -> P3). When several selected features share a reduction (ViT's blocks are all
+stride 16; some CNNs report two features at one stride) only the last, deepest one is kept, and the wrapper
+returns only the kept features, so the taps and the forward's outputs stay one to one.
+
+Fixed-input-size models (ViT, DeiT, Swin, ...) are created with timm's `dynamic_img_size=True` where they
+take it; their input must then be a multiple of the patch size (a size rule, YN404). Swin's channels-last
+features are permuted to NCHW by the wrapper. A fixed-size model without that option (LeViT) runs only at its
+recorded size: any other size fails in the shape pass (YN405) with a message that names the size.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Each model is created with `pretrained=False, features_only=True` on the meta device (no weight memory, no
 download, no forward pass) through the same `create_features` the wrapper uses, and timm's `feature_info` is
 recorded: channels and reduction of every feature the model offers, the default out_indices, the output
-format (NHWC for Swin-like models), and the creation options a fixed-input-size model needed.
+format (NHWC for Swin-like models), the creation options a fixed-input-size model needed, and the one input
+size of a fixed-size model that takes no such option.
 
     python -m blocks.timm_backbones.generate_feature_info             # refresh every model already in the file
     python -m blocks.timm_backbones.generate_feature_info NAME ...    # add or refresh these models
@@ -27,7 +28,7 @@ def record(name: str) -> dict[str, Any]:
     """The entry of one model: its features, or why it cannot be a backbone."""
     import torch
 
-    from .model import create_features
+    from .model import create_features, fixed_input_size
 
     try:
         with torch.device("meta"):
@@ -48,6 +49,8 @@ def record(name: str) -> dict[str, Any]:
     if options:
         entry["options"] = options
         entry["size_multiple"] = min(r for _, r in entry["features"])  # the patch size of a patch-embedding model
+    elif (fixed := fixed_input_size(name)) is not None:
+        entry["fixed_size"] = list(fixed)  # no dynamic-size option: this input size only
     if [entry["features"][i][0] for i in entry["out_indices"]] != list(info.channels()):  # pragma: no cover - timm invariant
         raise AssertionError(f"{name}: feature_info.info and channels() disagree")
     return entry

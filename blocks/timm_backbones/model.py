@@ -22,8 +22,16 @@ DYNAMIC_SIZE_OPTIONS: tuple[dict[str, Any], ...] = ({"dynamic_img_size": True}, 
 
 
 def has_fixed_input_size(model_name: str) -> bool:
+    return fixed_input_size(model_name) is not None
+
+
+def fixed_input_size(model_name: str) -> tuple[int, int] | None:
+    """(height, width) when timm's config says the model takes only that input size, else None."""
     cfg = timm.get_pretrained_cfg(model_name, allow_unregistered=True) if timm.is_model(model_name) else None
-    return bool(getattr(cfg, "fixed_input_size", False))
+    if cfg is None or not getattr(cfg, "fixed_input_size", False):
+        return None
+    _, h, w = cfg.input_size
+    return int(h), int(w)
 
 
 def create_features(model_name: str, out_indices: Sequence[int] | None = None) -> tuple[nn.Module, dict[str, Any]]:
@@ -55,7 +63,8 @@ class TimmBackbone(nn.Module):
 
     The taps are timm's `feature_info` at `out_indices` (timm's default when None), named P{log2 reduction};
     where two features share a reduction only the later (deeper) one is returned. Channels-last models
-    (Swin's NHWC features) are permuted to NCHW. The timm model is the attribute `m`, so its weights sit
+    (Swin's NHWC features) are permuted to NCHW. Fixed-size models are created with timm's dynamic_img_size
+    (ViT, DeiT, Swin) where they take it; one that does not (LeViT) refuses other sizes with a ValueError. The timm model is the attribute `m`, so its weights sit
     under `m.` in the state_dict (`model.0.m.conv1.weight` in a compiled model).
     """
 
@@ -67,6 +76,8 @@ class TimmBackbone(nn.Module):
             probe_count = _feature_count(model_name)
             out_indices = normalise_out_indices(out_indices, probe_count, model_name) if probe_count else list(out_indices)
         self.m, self.create_options = create_features(model_name, out_indices)
+        # a fixed-size model that takes none of the dynamic-size options (LeViT) runs only at its own size
+        self.fixed_size = None if self.create_options else fixed_input_size(model_name)
         info = self.m.feature_info
         self.channels: list[int] = list(info.channels())
         self.reductions: list[int] = list(info.reduction())
@@ -83,6 +94,9 @@ class TimmBackbone(nn.Module):
         return [self.reductions[i] for i in self.keep]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.fixed_size is not None and tuple(x.shape[-2:]) != self.fixed_size:
+            h, w = self.fixed_size
+            raise ValueError(f"timm `{self.model_name}` takes only {h}x{w} inputs (fixed_input_size), not {x.shape[-2]}x{x.shape[-1]}")
         feats = self.m(x)
         if isinstance(feats, dict):  # FeatureDictNet-style models
             feats = list(feats.values())

@@ -183,9 +183,7 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool, own: 
         codes = ", ".join(sorted({d.code for d in errs}))
         problem = f"error {codes} (see the note)" if errs else "not checked: an input has an error"
         rows.append(f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{ERROR}"><B>{_e(problem)}</B></FONT></TD></TR>')
-    if not node.ok and not node.multi:
-        info = params
-    elif node.multi:
+    if not node.ok or node.multi:
         info = params
     elif node.decl.role == "head":
         strides = ", ".join(stride_text(s) for s in node.in_strides)

@@ -207,7 +207,7 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
     try:
         with counter, torch.no_grad():
             gm(x)
-    except Exception as e:  # the shape pass ran, so this is unexpected; report, do not crash
+    except Exception as e:  # noqa: BLE001 - the shape pass ran, so this is unexpected; report it, do not crash
         facts.diagnostics.append(Diagnostic("YN901", f"FLOPs could not be counted: {type(e).__name__}: {e}"[:300],
                                             Span.unknown(facts.path), severity="warning"))
         return
