@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-import yamlnet  # noqa: E402
+import yamlnet
 
 SPECS = {"yolov5s": ROOT / "specs" / "yolov5s.yaml", "yolov5x6": ROOT / "specs" / "yolov5x6.yaml"}
 TARGET = {"yolov5s": 20.0, "yolov5x6": 30.0}

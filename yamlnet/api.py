@@ -4,9 +4,10 @@ output; torch is imported only by the stages that need it (build, the shape pass
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, SourceText, SpecError, errors
 from .graph.ir import IR
@@ -115,7 +116,7 @@ def validate(path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Seq
 
 
 def build(path_or_spec: str | os.PathLike[str] | Spec, weights: str | os.PathLike[str] | None = None, fuse: bool = False,
-          device: Any = None, limits: Limits = DEFAULT_LIMITS) -> "YamlnetModel":
+          device: Any = None, limits: Limits = DEFAULT_LIMITS) -> YamlnetModel:
     """The compiled nn.Module (a torch.fx.GraphModule). Raises SpecError when the spec has errors."""
     report = analyze(path_or_spec, limits)
     if not report.ok or report.ir is None:
@@ -138,4 +139,4 @@ def spec_dir(spec: Spec) -> Path:
     return Path(spec.path).parent if spec.path != "<string>" else Path.cwd()
 
 
-__all__ = ["Report", "analyze", "build", "load_spec", "parse_imgsz", "validate", "LoadReport"]
+__all__ = ["LoadReport", "Report", "analyze", "build", "load_spec", "parse_imgsz", "validate"]

@@ -10,11 +10,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from .diagnostics import Diagnostic, SpecError, Span, render_json, render_text, summary_line
+from .diagnostics import Diagnostic, Span, SpecError, render_text, summary_line
 from .spec.limits import DEFAULT_LIMITS, Limits
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -104,9 +105,10 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_diags(diags: list[Diagnostic], source: Any, stream: Any = sys.stderr) -> None:
+def _print_diags(diags: list[Diagnostic], source: Any, stream: Any = None) -> None:
+    stream = stream if stream is not None else sys.stderr
     if diags:
-        print(render_text(diags, source, color=stream.isatty() and not os.environ.get("NO_COLOR")), file=stream)
+        print(render_text(diags, source, color=_use_color(stream)), file=stream)
         print(file=stream)
 
 

@@ -8,8 +8,9 @@ a help line. Stages collect diagnostics instead of raising, so all problems of a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning", "note"]
 
@@ -25,7 +26,7 @@ class Span:
     end_column: int | None = None
 
     @staticmethod
-    def unknown(file: str = "<spec>") -> "Span":
+    def unknown(file: str = "<spec>") -> Span:
         return Span(file, 0, 0)
 
 
@@ -58,7 +59,7 @@ class Diagnostic:
 class SpecError(Exception):
     """Raised by the public API when a spec has errors; carries every diagnostic found."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], source: "SourceText | None" = None):
+    def __init__(self, diagnostics: Iterable[Diagnostic], source: SourceText | None = None):
         self.diagnostics = list(diagnostics)
         self.source = source
         super().__init__(render_text(self.diagnostics, source, color=False))

@@ -66,7 +66,7 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
         s = [float(x) for x in node.in_strides if x is not None]
         if hasattr(m, "bind_strides"):
             m.bind_strides(s)
-        setattr(m, "yamlnet_head", True)
+        m.yamlnet_head = True
         strides = s
     if not heads:
         strides = [float(ir.port(o).stride or 0) for o in ir.outputs]

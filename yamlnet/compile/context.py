@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 _default_activation: contextvars.ContextVar[Callable[[], Any] | None] = contextvars.ContextVar(
     "yamlnet_default_activation", default=None

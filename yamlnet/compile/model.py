@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -19,14 +20,14 @@ class YamlnetModel(fx.GraphModule):
 
     stride: torch.Tensor
 
-    def fuse(self, backbones: bool = True) -> "YamlnetModel":
+    def fuse(self, backbones: bool = True) -> YamlnetModel:
         """Deploy form: fold Conv+BN and reparameterise branches. `backbones=False` fuses only the YOLOv5
         layers, as YOLOv5's own fuse() does; the default fuses every block that can be fused."""
         fuse_modules(self, yolov5_only=not backbones)
         self.recompile()
         return self
 
-    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> "YamlnetModel":  # type: ignore[override]
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> YamlnetModel:  # type: ignore[override]
         super()._apply(fn, recurse)
         if isinstance(getattr(self, "stride", None), torch.Tensor):
             self.stride = fn(self.stride)
@@ -48,4 +49,4 @@ def count_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
-__all__ = ["YamlnetModel", "count_params", "Any"]
+__all__ = ["Any", "YamlnetModel", "count_params"]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -603,4 +604,4 @@ def _shape_of(out: Any) -> Any:
     return None
 
 
-__all__ = ["check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_pass", "PortRef"]
+__all__ = ["PortRef", "check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_pass"]

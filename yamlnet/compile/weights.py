@@ -4,9 +4,10 @@ of matched, shape-mismatched, missing and unexpected keys (a partial load is nev
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,7 +77,7 @@ def _strip(sd: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor
         return sd
     for prefix in _PREFIXES:
         if any(k.startswith(prefix) for k in sd):
-            stripped = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in sd.items()}
+            stripped = {k.removeprefix(prefix): v for k, v in sd.items()}
             if set(stripped) & own:
                 return stripped
     # a checkpoint of the wrapped model itself (timm's resnet18 keys `conv1.weight`) loaded into a block that

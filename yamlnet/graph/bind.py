@@ -137,4 +137,4 @@ def arg_span(row: Row, decl: BlockDecl, name: str) -> Span:
     return row.args_span
 
 
-__all__ = ["Arg", "bind_args", "constructor_kwargs", "make_divisible", "scale_depth", "signature", "type_ok", "weights_arg", "arg_span"]
+__all__ = ["Arg", "arg_span", "bind_args", "constructor_kwargs", "make_divisible", "scale_depth", "signature", "type_ok", "weights_arg"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
 from ..spec.limits import Limits
@@ -19,7 +20,7 @@ def _fmt(s: Fraction | None) -> str:
     return "?" if s is None else (str(int(s)) if s.denominator == 1 else str(s))
 
 
-def check_node(ir: "IR", node: "Node", limits: Limits, diags: list[Diagnostic]) -> None:
+def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     decl, row = node.decl, node.row
     for name, port in ([("output", node.out)] + list(node.taps.items())):
         if port.channels is not None and not 1 <= port.channels <= limits.channels:
@@ -73,7 +74,7 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def _check_groups(node: "Node", diags: list[Diagnostic]) -> None:
+def _check_groups(node: Node, diags: list[Diagnostic]) -> None:
     """Groups and attention heads must divide the channels they split (torch refuses the block otherwise)."""
     try:
         _groups(node, diags)
@@ -81,7 +82,7 @@ def _check_groups(node: "Node", diags: list[Diagnostic]) -> None:
         return
 
 
-def _groups(node: "Node", diags: list[Diagnostic]) -> None:
+def _groups(node: Node, diags: list[Diagnostic]) -> None:
     from .bind import arg_span
 
     decl, b = node.decl, node.bound
@@ -134,7 +135,7 @@ def _list(xs: list[int]) -> str:
     return ", ".join(str(x) for x in (xs if len(xs) <= 8 else xs[:4] + ["..."] + xs[-3:]))  # type: ignore[operator]
 
 
-def _check_join(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
+def _check_join(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     strides = node.in_strides
     if None in strides or len(set(strides)) <= 1:
         return
@@ -156,7 +157,7 @@ def _check_join(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
     node.ok = False
 
 
-def _input_name(ir: "IR", p: object) -> str:
+def _input_name(ir: IR, p: object) -> str:
     from .ir import PortRef
 
     assert isinstance(p, PortRef)
@@ -168,14 +169,14 @@ def _input_name(ir: "IR", p: object) -> str:
     return f"layer {n.index} ({n.row.module})"
 
 
-def _slot(p: object, ir: "IR") -> str:
+def _slot(p: object, ir: IR) -> str:
     port = ir.port(p)  # type: ignore[arg-type]
     if ir.numbering == "seeds" and port.stride is not None and port.stride.denominator == 1:
         return str(int(port.stride).bit_length() - 2)
     return str(ir.nodes[p.node].index)  # type: ignore[attr-defined]
 
 
-def _fix_for(ir: "IR", node: "Node", p: object, s: Fraction, ref: Fraction) -> str:
+def _fix_for(ir: IR, node: Node, p: object, s: Fraction, ref: Fraction) -> str:
     """A concrete fix for one input with the wrong stride: a tap or an earlier row with the right stride."""
     from .ir import PortRef
 
@@ -197,7 +198,7 @@ def _fix_for(ir: "IR", node: "Node", p: object, s: Fraction, ref: Fraction) -> s
     return _resample_hint(ir, node, s, ref).removeprefix(", or ")
 
 
-def _resample_hint(ir: "IR", node: "Node", s: Fraction, ref: Fraction) -> str:
+def _resample_hint(ir: IR, node: Node, s: Fraction, ref: Fraction) -> str:
     first = node.inputs[0]
     label = "the first input" if first.node < 0 else f"layer {ir.nodes[first.node].index}"
     if ref < s:
@@ -205,7 +206,7 @@ def _resample_hint(ir: "IR", node: "Node", s: Fraction, ref: Fraction) -> str:
     return f", or upsample by {_fmt(ref / s)} in {label}"
 
 
-def _check_head(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
+def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     spec = ir.spec
     strides = node.in_strides
     anchors = node.bound.get("anchors")
@@ -244,7 +245,7 @@ def _check_head(ir: "IR", node: "Node", diags: list[Diagnostic]) -> None:
             break
 
 
-def check_graph(ir: "IR", diags: list[Diagnostic]) -> None:
+def check_graph(ir: IR, diags: list[Diagnostic]) -> None:
     """Rules over the whole graph: rows whose output nothing uses, weights files that are missing."""
     outputs = {o.node for o in ir.outputs}
     for pos, node in ir.nodes.items():
@@ -274,7 +275,7 @@ def _anchor_problem(anchors: Any) -> str:
     return ""
 
 
-def check_weights(ir: "IR", diags: list[Diagnostic]) -> None:
+def check_weights(ir: IR, diags: list[Diagnostic]) -> None:
     """A weights file a row names must exist (it is loaded at build time, never at validation)."""
     spec_dir = os.path.dirname(ir.spec.path) if ir.spec.path != "<string>" else ""
     for node in ir.nodes.values():

@@ -18,7 +18,7 @@ from ..diagnostics import Diagnostic, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Ref, Row, Spec
 from .bind import bind_args, scale_depth
-from .checks import check_node, check_graph
+from .checks import check_graph, check_node
 from .ir import INPUT, IR, Node, Port, PortRef
 
 SEED_SLOTS = 5  # P1..P5

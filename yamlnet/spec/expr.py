@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .limits import Limits
 
@@ -38,8 +39,8 @@ class ExprError(Exception):
         self.code, self.message, self.column, self.help = code, message, column, help
 
 
-@functools.lru_cache(maxsize=None)
-def _lark() -> "lark.Lark":
+@functools.cache
+def _lark() -> lark.Lark:
     """One LALR parser for both start symbols (argument expressions and activations), built on first use."""
     import lark
 

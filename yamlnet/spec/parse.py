@@ -283,8 +283,6 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
                     else:
                         refs.append(Ref(row_name=tap, text=v, span=it.span))
                     continue
-                if re.match(r"^-?\d+$", tap):
-                    tap = tap  # a tap by position: backbone.2
                 if re.match(r"^-?\d+$", row):
                     refs.append(Ref(index=int(row), tap=tap, text=v, span=it.span))
                 else:
