@@ -3,13 +3,16 @@ pass at 640) than what a training script does to learn the same facts (build the
 then run the 256x256 dummy forward that YOLOv5 uses to find the strides)?
 
 Both are measured side by side in one process, alternating, after one warm-up of each; the minimum and the
-median of the repeats are reported. Run: python benchmarks/bench_validate.py [--repeats 5] [--threads N]
+median of the repeats are reported. Also measured: `yamlnet validate --static` as a whole process (against
+`python -c pass`), and the peak RSS of validating yolov5x6 against a process that only imports torch.
+Run: python benchmarks/bench_validate.py [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,12 +48,41 @@ def build_once(path: Path) -> float:
     return dt
 
 
+def _wall(cmd: list[str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def _rss_mb(code: str) -> float:
+    code += "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    return int(r.stdout.split()[-1]) / 1024
+
+
+def processes(n: int) -> None:
+    bare = _wall([sys.executable, "-c", "pass"], n)
+    static = _wall([sys.executable, "-m", "yamlnet.cli", "validate", "--static", "specs/yolov5s.yaml"], n)
+    print(f"`yamlnet validate --static specs/yolov5s.yaml`, whole process: min {min(static):.3f} s, median {statistics.median(static):.3f} s "
+          f"(python -c pass: min {min(bare):.3f} s)")
+    base = _rss_mb("import torch")
+    used = _rss_mb("import torch, yamlnet\nassert yamlnet.validate('specs/yolov5x6.yaml', imgsz=[640, '640x384']).ok")
+    print(f"peak RSS: import torch {base:.0f} MB; + validate yolov5x6 (static + shape pass at 640 and 640x384) {used:.0f} MB: "
+          f"delta {used - base:.0f} MB (the weights would be {140_794_780 * 4 / 2**20:.0f} MB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
     ap.add_argument("--only", choices=sorted(SPECS), action="append")
+    ap.add_argument("--no-processes", action="store_true", help="skip the whole-process timings and the RSS comparison")
     a = ap.parse_args()
+    if not a.no_processes:
+        processes(max(a.repeats, 5))
     if a.threads:
         torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.repeats} repeats (after one warm-up each)")

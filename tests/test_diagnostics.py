@@ -49,6 +49,10 @@ def test_codes_are_in_their_ranges() -> None:
 
 
 def test_docs_are_generated_from_the_cases() -> None:
+    import yaml
+
+    if not yaml.__with_libyaml__:  # YAML syntax messages (YN101) are libyaml's in the generated page
+        pytest.skip("PyYAML without libyaml words its syntax errors differently")
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import diagnostics_doc

@@ -242,8 +242,6 @@ def test_fuse_reparameterises_fastvit() -> None:
     assert err < 1e-4
 
 
-@pytest.mark.xfail(reason="the compiler's fuse walk (yamlnet/compile/fuse.py) fuses children before parents; timm's "
-                          "RepVggDw.fuse() expects its ConvNorm child unfused (timm fuses parents first)", raises=AttributeError)
 def test_fuse_repvit_parent_first() -> None:
     _, _, err = fuse_and_compare(backbone_spec("TimmBackbone", "[repvit_m1]"))
     assert err < 1e-4

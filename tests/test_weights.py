@@ -15,6 +15,8 @@ import yamlnet
 from yamlnet.compile import weights as yweights
 from yamlnet.diagnostics import SpecError
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # A small detection spec on a timm backbone, written to a file so relative weight paths resolve beside it.
 SMALL = """\
 nc: 2
@@ -178,3 +180,19 @@ def test_read_state_dict_unwraps_layouts(tmp_path: Path) -> None:
     torch.save({"lr": 0.1}, tmp_path / "none.pt")
     with pytest.raises(yweights.WeightsError):
         yweights.read_state_dict(tmp_path / "none.pt")
+
+
+def test_backbone_checkpoint_given_as_whole_model_weights_lands_in_row_0(tmp_path: Path) -> None:
+    """`yamlnet build specs/yolov5-emo.yaml --weights emo_1m.pth`: a backbone's own checkpoint finds row 0."""
+    import yamlnet
+
+    donor = yamlnet.build(ROOT / "specs" / "yolov5-emo.yaml")
+    backbone = donor.get_submodule("model.0").state_dict()
+    f = tmp_path / "emo_1m.pth"
+    torch.save({"model": backbone}, f)
+    model = yamlnet.build(ROOT / "specs" / "yolov5-emo.yaml", weights=f)
+    (report,) = model.load_reports
+    assert len(report.matched) == len(backbone) and not report.unexpected and not report.mismatched
+    assert report.missing and all(not k.startswith("model.0.") for k in report.missing)  # the head: visible, not silent
+    got = model.get_submodule("model.0").state_dict()
+    assert all(torch.equal(got[k], v) for k, v in backbone.items())

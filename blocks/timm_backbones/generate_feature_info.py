@@ -36,7 +36,8 @@ def record(name: str) -> dict[str, Any]:
     except ValueError as e:
         return {"unsupported": str(e)}
     except Exception as e:  # noqa: BLE001 - a model that does not build at all is recorded, not fatal
-        return {"unsupported": f"timm cannot create `{name}` with features_only=True ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})"}
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        return {"unsupported": f"timm cannot create `{name}` with features_only=True ({type(e).__name__}: {first})"}
     info = feats.feature_info
     fmt = getattr(feats, "output_fmt", "NCHW")
     entry: dict[str, Any] = {

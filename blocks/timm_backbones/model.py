@@ -64,8 +64,9 @@ class TimmBackbone(nn.Module):
     The taps are timm's `feature_info` at `out_indices` (timm's default when None), named P{log2 reduction};
     where two features share a reduction only the later (deeper) one is returned. Channels-last models
     (Swin's NHWC features) are permuted to NCHW. Fixed-size models are created with timm's dynamic_img_size
-    (ViT, DeiT, Swin) where they take it; one that does not (LeViT) refuses other sizes with a ValueError. The timm model is the attribute `m`, so its weights sit
-    under `m.` in the state_dict (`model.0.m.conv1.weight` in a compiled model).
+    (ViT, DeiT, Swin) where they take it; one that does not (LeViT) refuses other sizes with a ValueError.
+    The timm model is the attribute `m`, so its weights sit under `m.` in the state_dict
+    (`model.0.m.conv1.weight` in a compiled model); a checkpoint of timm's own model loads into it as is.
     """
 
     def __init__(self, model_name: str, out_indices: list[int] | None = None) -> None:

@@ -39,22 +39,22 @@ def fold_sequential(seq: nn.Sequential) -> int:
     return count
 
 
-def fuse_modules(root: nn.Module, yolov5_only: bool = False, generic: bool = True) -> int:
-    """Fuse `root`'s descendants in place (not `root` itself), children first; returns how many were fused.
+def fuse_modules(root: nn.Module, yolov5_only: bool = False) -> int:
+    """Fuse `root`'s descendants in place (not `root` itself); returns how many modules were fused.
 
-    Inside a module that defines `fuse()` only nested `fuse()` methods run: its own fuse() owns the rest of
-    its subtree (MobileOne reads its conv-BN branches as they are). Elsewhere, Conv2d+BatchNorm2d pairs in
-    nn.Sequential containers are folded too (`generic`).
+    A module that defines `fuse()` owns its whole subtree: the walk calls its `fuse()` and does not look inside
+    (MobileOne reads its conv-BN branches as they are; timm's reparameterisation runs parents first). Elsewhere
+    the walk goes down, and Conv2d+BatchNorm2d pairs in nn.Sequential containers are folded on the way back up.
     """
     count = 0
     for name, child in list(root.named_children()):
-        fusable = _fusable(child, yolov5_only)
-        count += fuse_modules(child, yolov5_only, generic and not fusable)
-        if fusable:
+        if _fusable(child, yolov5_only):
             new = child.fuse()
             if new is not child:
                 setattr(root, name, new)
             count += 1
-        elif generic and isinstance(child, nn.Sequential) and not yolov5_only:
+            continue
+        count += fuse_modules(child, yolov5_only)
+        if isinstance(child, nn.Sequential) and not yolov5_only:
             count += fold_sequential(child)
     return count

@@ -61,8 +61,10 @@ class _MetaConstruction(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in _SKIP and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-            return args[0]
+        if func in _SKIP:
+            t = args[0] if args else kwargs.get("tensor", kwargs.get("self"))  # nn.init passes `tensor=` by keyword
+            if isinstance(t, torch.Tensor) and t.is_meta:
+                return t
         if func in _CONSTRUCTORS and kwargs.get("device") is None:
             kwargs["device"] = "meta"
         return func(*args, **kwargs)

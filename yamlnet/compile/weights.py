@@ -80,14 +80,16 @@ def _strip(sd: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor
             stripped = {k.removeprefix(prefix): v for k, v in sd.items()}
             if set(stripped) & own:
                 return stripped
-    # a checkpoint of the wrapped model itself (timm's resnet18 keys `conv1.weight`) loaded into a block that
-    # holds it as one attribute (TimmBackbone's `m.conv1.weight`)
-    heads = {k.split(".", 1)[0] for k in own}
-    if len(heads) == 1:
-        prefixed = {f"{next(iter(heads))}.{k}": v for k, v in sd.items()}
-        if set(prefixed) & own:
-            return prefixed
-    return sd
+    # a checkpoint of a part: timm's resnet18 keys (`conv1.weight`) for a block that holds it as one attribute
+    # (TimmBackbone's `m.conv1.weight`), or a backbone's own checkpoint (`stage0...`) for a whole model whose
+    # row 0 is that backbone (`model.0.stage0...`): try the prefixes of one and two components, keep the best
+    prefixes = {k.split(".", 1)[0] + "." for k in own} | {".".join(k.split(".")[:2]) + "." for k in own if k.count(".") >= 2}
+    best, best_hits = sd, 0
+    for prefix in sorted(prefixes):
+        hits = sum(1 for k in sd if prefix + k in own)
+        if hits > best_hits:
+            best, best_hits = {prefix + k: v for k, v in sd.items()}, hits
+    return best
 
 
 def load_into(module: nn.Module, path: str | os.PathLike[str], target: str = "model") -> LoadReport:
