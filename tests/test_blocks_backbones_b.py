@@ -36,15 +36,6 @@ MOBILEONE_S0_FUSED = 1_053_504
 SMALL_INPUT = {"RIFormer_s24": 64, "RIFormer_s36": 64, "RIFormer_m36": 64, "RIFormer_m48": 64}  # big models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """These small forwards are fastest on one thread (and far less fragile on a shared, loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _decl(name: str) -> BlockDecl:
     decl = lookup(name)
     assert decl is not None, f"{name} is not registered"

@@ -25,14 +25,6 @@ RESNET_SPEC = SPECS / "yolov5-timm-resnet18.yaml"
 MOBILENET_SPEC = SPECS / "yolov5-timm-mobilenetv3.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def backbone_spec(module: str, args: str) -> str:
     return f"nc: 3\nbackbone:\n  - [-1, 1, {module}, {args}]\nhead: []\n"
 

@@ -56,14 +56,6 @@ def randomize_bn(m: torch.nn.Module) -> None:
             mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_whole_model_round_trip(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, "{name: backbone, from: -1, module: TimmBackbone, args: [resnet18]}")
     torch.manual_seed(0)

@@ -67,6 +67,12 @@ class Arg:
         return self.fill != FILL_WEIGHTS
 
 
+WEIGHTS_ARG = Arg(
+    "weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
+    doc="pretrained weights: False/None for none, or a local checkpoint file that the compiler loads (weights_only=True)",
+)
+
+
 @dataclass(frozen=True)
 class TapDecl:
     """One output of a multi-output block: a name (P3), its channels and its stride."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from yamlnet.registry import FILL_WEIGHTS, Arg, TapDecl, declare, stride_fixed, tap_name
+from dataclasses import replace
+
+from yamlnet.registry import WEIGHTS_ARG, TapDecl, declare, stride_fixed, tap_name
 
 # embed_dim per variant (the channels of the three stages); must match blocks.efficientvit.model.CONFIGS.
 EFFICIENTVIT_CHANNELS: dict[str, tuple[int, int, int]] = {
@@ -15,13 +17,7 @@ EFFICIENTVIT_CHANNELS: dict[str, tuple[int, int, int]] = {
 }
 EFFICIENTVIT_STRIDES = (8, 16, 32)
 
-_WEIGHTS = Arg(
-    "weights",
-    "bool|str|none",
-    default=False,
-    fill=FILL_WEIGHTS,
-    doc="False/None for random initialisation, or a checkpoint of the authors' EfficientViT (loaded by key)",
-)
+_WEIGHTS = replace(WEIGHTS_ARG, doc="False/None for random initialisation, or a checkpoint of the authors' EfficientViT (loaded by key)")
 
 
 def _declare(variant: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from yamlnet.registry import FILL_WEIGHTS, Arg, TapDecl, declare, stride_fixed, tap_name
+from dataclasses import replace
+
+from yamlnet.registry import WEIGHTS_ARG, TapDecl, declare, stride_fixed, tap_name
 
 # Channels of (stem, stage1, stage2, stage3, stage4) per variant; must match blocks.emo.model.CONFIGS.
 EMO_CHANNELS: dict[str, tuple[int, int, int, int, int]] = {
@@ -13,13 +15,7 @@ EMO_CHANNELS: dict[str, tuple[int, int, int, int, int]] = {
 }
 EMO_STRIDES = (2, 4, 8, 16, 32)
 
-_WEIGHTS = Arg(
-    "weights",
-    "bool|str|none",
-    default=False,
-    fill=FILL_WEIGHTS,
-    doc="False/None for random initialisation, or a checkpoint of the authors' EMO (loaded by key)",
-)
+_WEIGHTS = replace(WEIGHTS_ARG, doc="False/None for random initialisation, or a checkpoint of the authors' EMO (loaded by key)")
 
 
 def _declare(name: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from yamlnet.registry import (
     FILL_C1,
-    FILL_WEIGHTS,
+    WEIGHTS_ARG,
     Arg,
     TapDecl,
     declare,
@@ -60,13 +60,7 @@ declare(
     "MobileOne_S0",
     "blocks.mobileone.model:MobileOne_S0",
     args=(
-        Arg(
-            "weights",
-            "bool|str|none",
-            default=False,
-            fill=FILL_WEIGHTS,
-            doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler",
-        ),
+        WEIGHTS_ARG,
         Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels, from the compiler (the seed's stem hard-codes 4, a bug)"),
     ),
     role="backbone",

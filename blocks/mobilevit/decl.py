@@ -9,7 +9,7 @@ from typing import Any
 
 from yamlnet.registry import (
     FILL_C1,
-    FILL_WEIGHTS,
+    WEIGHTS_ARG,
     Arg,
     SizeRule,
     TapDecl,
@@ -91,13 +91,7 @@ def _declare_backbone(name: str, variant: str) -> None:
         name,
         f"blocks.mobilevit.model:{name}",
         args=(
-            Arg(
-                "weights",
-                "bool|str|none",
-                default=False,
-                fill=FILL_WEIGHTS,
-                doc="pretrained weights: False/None for none, or a checkpoint path loaded by the compiler",
-            ),
+            WEIGHTS_ARG,
             Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels (from the compiler)"),
         ),
         role="backbone",

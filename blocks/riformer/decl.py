@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from yamlnet.registry import FILL_C1, FILL_WEIGHTS, Arg, TapDecl, declare, stride_fixed, tap_name
+from yamlnet.registry import FILL_C1, WEIGHTS_ARG, Arg, TapDecl, declare, stride_fixed, tap_name
 
 # arch -> (blocks per stage, channels per stage, layer-scale init); the PoolFormer grid the seed uses.
 ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...], float]] = {
@@ -35,7 +36,7 @@ def _declare(name: str, arch: str) -> None:
         name,
         f"blocks.riformer.model:RIFormer_{arch}",
         args=(
-            Arg("weights", "bool|str|none", default=False, fill=FILL_WEIGHTS, doc=_WEIGHTS_DOC),
+            replace(WEIGHTS_ARG, doc=_WEIGHTS_DOC),
             Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels (from the compiler)"),
         ),
         role="backbone",

@@ -27,11 +27,12 @@ import difflib
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from yamlnet.registry import FILL_WEIGHTS, Arg, SizeRule, TapDecl, declare, tap_name
+from yamlnet.registry import WEIGHTS_ARG, Arg, SizeRule, TapDecl, declare, tap_name
 
 FEATURE_INFO_FILE = Path(__file__).with_name("feature_info.json")
 
@@ -115,8 +116,7 @@ def _size_multiple(model_name: str) -> int:
 
 # ---------------------------------------------------------------------------------------------------------
 
-_WEIGHTS = Arg("weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
-               doc="False/None for random weights, or a local state_dict file (e.g. a timm checkpoint saved with torch.save); "
+_WEIGHTS = replace(WEIGHTS_ARG, doc="False/None for random weights, or a local state_dict file (e.g. a timm checkpoint saved with torch.save); "
                    "nothing is ever downloaded")
 _OUT_INDICES = Arg("out_indices", "list|none", default=None,
                    doc="which of timm's features to return (indices into feature_info; negative count from the end); None for timm's default")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
+from yamlnet.registry import CHECK_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
 
 
 def _first(v: Any) -> Any:
