@@ -63,14 +63,6 @@ def spec_path(seed: str, spelling: str = "") -> Path:
     return SPECS / (f"yolov5-{seed}-{spelling}.yaml" if spelling else f"yolov5-{seed}.yaml")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def randomize_norms(model: nn.Module, seed: int = 0) -> None:
     """BatchNorm running stats and affine parameters away from their init, so that folding them matters."""
     g = torch.Generator().manual_seed(seed)
