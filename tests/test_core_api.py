@@ -135,3 +135,12 @@ def test_cycle_and_forward_reference_are_diagnosed() -> None:
     forward = "backbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [2, 1, Conv, [16, 3]]\n  - [0, 1, Conv, [16, 3]]\n"
     d = yamlnet.validate(forward, static=True).errors
     assert [(x.code, x.span.line, x.span.column) for x in d] == [("YN202", 3, 6)]
+
+
+def test_ir_as_a_networkx_graph_has_one_edge_per_tensor() -> None:
+    ir = yamlnet.analyze(SPECS / "yolov5-efficientvit-taps.yaml").ir
+    g = ir.graph
+    assert g.number_of_nodes() == len(ir.nodes) + 1  # rows + the input
+    taps_out_of_backbone = sorted(d["tap"] for _, _, d in g.out_edges(0, data=True))
+    assert taps_out_of_backbone == ["P3", "P4", "P5"]
+    assert sum(len(n.inputs) for n in ir.nodes.values()) == g.number_of_edges()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..diagnostics import Diagnostic, Span
 from ..registry import BlockDecl
 from ..spec.model import Row, Spec
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 INPUT = -1  # the position of the model input in the graph
 
@@ -64,7 +65,6 @@ class Node:
 @dataclass
 class IR:
     spec: Spec
-    graph: nx.MultiDiGraph
     nodes: dict[int, Node]
     numbering: Literal["seeds", "rows"]
     outputs: list[PortRef] = field(default_factory=list)
@@ -81,8 +81,22 @@ class IR:
         node = self.nodes[ref.node]
         return node.taps[ref.tap] if ref.tap is not None else node.out
 
+    @property
+    def graph(self) -> "nx.MultiDiGraph":
+        """The IR as a networkx graph: nodes are rows (and INPUT), edges are tensors with their tap and slot.
+        Derived from the nodes' inputs on demand, so the static checker never imports networkx."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        g.add_node(INPUT)
+        for pos, node in self.nodes.items():
+            g.add_node(pos, node=node)
+            for slot, p in enumerate(node.inputs):
+                g.add_edge(p.node, pos, tap=p.tap, slot=slot)
+        return g
+
     def consumers(self, position: int) -> list[int]:
-        return sorted({v for _, v in self.graph.out_edges(position)})
+        return [pos for pos, n in self.nodes.items() if any(p.node == position for p in n.inputs)]
 
     def heads(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.decl.role == "head"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Literal
 
-import networkx as nx
-
 from .. import registry
 from ..diagnostics import Diagnostic, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
@@ -33,8 +31,7 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
         if d0 is not None and d0.taps is not None and not any(r.module == "Index" for r in rows):
             numbering = "seeds"
     shift = SEED_SLOTS - 1 if numbering == "seeds" else 0
-    ir = IR(spec=spec, graph=nx.MultiDiGraph(), nodes={}, numbering=numbering, diagnostics=diags)
-    ir.graph.add_node(INPUT)
+    ir = IR(spec=spec, nodes={}, numbering=numbering, diagnostics=diags)
     names = {r.name: r.position for r in rows if r.name}
     seen_names: dict[str, Span] = {}
     for r in rows:
@@ -49,7 +46,6 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
         index = row.position + (shift if row.position > 0 else 0)
         node = Node(position=row.position, index=index, row=row, decl=decl, weights=row.weights)
         ir.nodes[row.position] = node
-        ir.graph.add_node(row.position)
         for ref in row.refs:
             port = _resolve(ir, node, ref, names, diags)
             if port is None:
@@ -57,7 +53,6 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
                 continue
             node.inputs.append(port)
             node.input_spans.append(ref.span)
-            ir.graph.add_edge(port.node, row.position, tap=port.tap, slot=len(node.inputs) - 1)
         if node.ok:
             _infer(ir, node, limits, diags)
         elif decl.name != "Index":
@@ -82,6 +77,7 @@ def _report_forward_refs(ir: IR, diags: list[Diagnostic]) -> None:
     forward = ir.forward_refs
     if not forward:
         return
+    import networkx as nx  # only needed to name a cycle
     names = {n.row.name: pos for pos, n in ir.nodes.items() if n.row.name}
     shift = SEED_SLOTS - 1 if ir.numbering == "seeds" else 0
     g = nx.DiGraph()
@@ -299,8 +295,6 @@ def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
         return
     name, port = taps[k]
     node.inputs[0] = PortRef(src.position, name)
-    ir.graph.remove_edges_from([(src.position, node.position)])
-    ir.graph.add_edge(src.position, node.position, tap=name, slot=0)
     node.c_in, node.in_strides = [port.channels], [port.stride]
     node.bound = {"index": k}
     node.out = Port(port.channels, port.stride)
