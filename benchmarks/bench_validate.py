@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 import torch
 
 import yamlnet
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SPECS = {"yolov5s": ROOT / "specs" / "yolov5s.yaml", "yolov5x6": ROOT / "specs" / "yolov5x6.yaml"}
 TARGET = {"yolov5s": 20.0, "yolov5x6": 30.0}

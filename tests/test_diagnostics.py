@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from diagnostic_cases import CASES, EXTRA, Case, run_case
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SPECS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import yamlnet
-from conftest import SPECS
 from yamlnet.diagnostics import Diagnostic
 from yamlnet.graph.sizes import check_sizes
 from yamlnet.spec.expr import ExprError, evaluate, parse_activation
@@ -114,7 +114,10 @@ def test_mutated_yolov5s_gives_diagnostics_not_exceptions(edits: list[tuple[int,
     text = SEED
     for pos, op, ch in edits:
         pos = min(pos, len(text) - 1)
-        text = text[:pos] + text[pos + 1:] if op == "del" else text[:pos] + ch + text[pos:] if op == "ins" else text[:pos] + text[pos] * 2 + text[pos:]
+        if op == "del":
+            text = text[:pos] + text[pos + 1:]
+        else:
+            text = text[:pos] + (ch if op == "ins" else text[pos] * 2) + text[pos:]
     report = yamlnet.analyze(text, Limits(repeats=20))
     if report.ir is not None and report.ok:
         for hw in ((640, 640), (97, 320)):

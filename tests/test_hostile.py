@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import yamlnet
-from conftest import ROOT
 from yamlnet.cli import main as cli_main
 
 MARK = "PWNED_MARKER"  # replaced by a path in the test's folder; the file must never be created
@@ -59,7 +59,8 @@ CASES = [
     Hostile("repeats", ("YN507",), "nc: 3\nbackbone:\n  - [-1, 1000000, Conv, [16, 3, 1]]\n"),
     Hostile("channels", ("YN304",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [100000000, 3, 1]]\n"),
     Hostile("parameters", ("YN507",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [65536, 3, 1]]\n  - [-1, 1, Conv, [65536, 3, 1]]\n", static=False),
-    Hostile("hidden_width", ("YN507",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 64, 1, 3, 2, 500000000]]\n",
+    Hostile("hidden_width", ("YN507",),
+            "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 64, 1, 3, 2, 500000000]]\n",
             static=False),
     Hostile("long_string", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, ['" + "x" * 20_000 + "', 3]]\n"),
     # expressions

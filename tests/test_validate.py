@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import ROOT, SPECS
 from torch import nn
 
 import yamlnet
-from conftest import ROOT, SPECS
 from yamlnet.registry import FILL_C1, Arg, out_arg
 from yamlnet.spec.limits import DEFAULT_LIMITS, Limits
 

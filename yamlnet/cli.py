@@ -40,11 +40,11 @@ def _positive(value: str) -> int:
 
 def _limits_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (raise them for unusually large specs)")
-    g.add_argument("--max-file-bytes", type=_positive, default=DEFAULT_LIMITS.file_bytes, metavar="N", help=f"spec file size (default {DEFAULT_LIMITS.file_bytes:,})")
-    g.add_argument("--max-rows", type=_positive, default=DEFAULT_LIMITS.rows, metavar="N", help=f"rows of a spec (default {DEFAULT_LIMITS.rows:,})")
-    g.add_argument("--max-repeats", type=_positive, default=DEFAULT_LIMITS.repeats, metavar="N", help=f"repeats of one row (default {DEFAULT_LIMITS.repeats:,})")
-    g.add_argument("--max-channels", type=_positive, default=DEFAULT_LIMITS.channels, metavar="N", help=f"channels of a tensor (default {DEFAULT_LIMITS.channels:,})")
-    g.add_argument("--max-params", type=_positive, default=DEFAULT_LIMITS.params, metavar="N", help=f"parameters of the model (default {DEFAULT_LIMITS.params:,})")
+    for flag, field, what in (("--max-file-bytes", "file_bytes", "spec file size"), ("--max-rows", "rows", "rows of a spec"),
+                              ("--max-repeats", "repeats", "repeats of one row"), ("--max-channels", "channels", "channels of a tensor"),
+                              ("--max-params", "params", "parameters of the model")):
+        default = getattr(DEFAULT_LIMITS, field)
+        g.add_argument(flag, type=_positive, default=default, metavar="N", help=f"{what} (default {default:,})")
 
 
 def _limits(a: argparse.Namespace) -> Limits:
@@ -263,11 +263,12 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
 
         if progress:
             try:
+                from rich.console import Console
                 from rich.progress import Progress
             except ImportError:  # pragma: no cover - rich is a dependency; a plain counter otherwise
                 Progress = None  # type: ignore[assignment,misc]
             if Progress is not None:
-                with Progress(transient=True) as bar:
+                with Progress(console=Console(stderr=True), transient=True) as bar:
                     task = bar.add_task("validating", total=len(jobs))
                     for f in as_completed(futures):
                         collect(f)

@@ -96,7 +96,8 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
             continue
         span = arg_span(node.row, decl, name)
         if g < 1:
-            diags.append(Diagnostic("YN303", f"{node.label}: `{name}` is {g}; groups must be >= 1", span, help=f"write `{name}` = 1 (no groups) or a divisor of the channels"))
+            diags.append(Diagnostic("YN303", f"{node.label}: `{name}` is {g}; groups must be >= 1", span,
+                                    help=f"write `{name}` = 1 (no groups) or a divisor of the channels"))
             node.ok = False
             return
         rule = GROUP_RULES.get(decl.name, lambda c1, c2, b: [("the input channels", c1), ("the output channels", c2)])
@@ -143,7 +144,6 @@ def _check_join(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     parts = []
     fixes = []
     for p, s in zip(node.inputs, strides):
-        src = "input" if p.node < 0 else ir.nodes[p.node].label
         parts.append(f"{_input_name(ir, p)} has stride {_fmt(s)}")
     for p, s in zip(node.inputs[1:], strides[1:]):
         if s == ref or s is None or ref is None:
@@ -186,7 +186,10 @@ def _fix_for(ir: IR, node: Node, p: object, s: Fraction, ref: Fraction) -> str:
         if src.multi:
             for name, port in src.taps.items():
                 if port.stride == ref:
-                    where = f"tap {_slot(PortRef(p.node, name), ir)} ({name}, stride {_fmt(ref)})" if ir.numbering == "seeds" else f"`{src.row.name or src.index}.{name}` (stride {_fmt(ref)})"
+                    if ir.numbering == "seeds":
+                        where = f"tap {_slot(PortRef(p.node, name), ir)} ({name}, stride {_fmt(ref)})"
+                    else:
+                        where = f"`{src.row.name or src.index}.{name}` (stride {_fmt(ref)})"
                     break
             else:
                 where = ""
@@ -214,7 +217,8 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
 
     nc = node.bound.get("nc")
     if "nc" in node.bound and (_int(nc) is None or nc < 1):
-        diags.append(Diagnostic("YN107", f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}", arg_span(node.row, node.decl, "nc"),
+        diags.append(Diagnostic("YN107", f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}",
+                                arg_span(node.row, node.decl, "nc"),
                                 help="write `nc` (the spec's number of classes) or a number such as 80"))
         node.ok = False
     names = [a.name for a in node.decl.yaml_args()]
@@ -223,7 +227,8 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
         problem = _anchor_problem(raw)
         if problem:
             diags.append(Diagnostic("YN302", f"{node.decl.name}: {problem}", arg_span(node.row, node.decl, "anchors"),
-                                    help="anchors are one list per level of w,h pairs, e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]"))
+                                    help="anchors are one list per level of w,h pairs, "
+                                         "e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]"))
             node.ok = False
             return
     if isinstance(anchors, (list, tuple)) and len(anchors) != len(node.inputs):
@@ -236,7 +241,8 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     for i in range(1, len(strides)):
         if not strides[i] > strides[i - 1]:  # type: ignore[operator]
             order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
-            diags.append(Diagnostic("YN403", f"{node.decl.name} inputs must go from small to large stride", node.input_spans[i] if i < len(node.input_spans) else node.row.from_span,
+            span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+            diags.append(Diagnostic("YN403", f"{node.decl.name} inputs must go from small to large stride", span,
                                     label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
                                     notes=(order,), help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels"))
             node.ok = False

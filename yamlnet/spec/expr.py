@@ -207,7 +207,8 @@ def _first_token(t: Any) -> Any:
 def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
     """The value of an argument string. A bare unbound word stays a string (YOLOv5 keeps 'nearest' so)."""
     if len(text) > limits.expr_chars:
-        raise ExprError("YN506", f"an expression of {len(text):,} characters", 1, help=f"expressions longer than {limits.expr_chars} characters are refused")
+        raise ExprError("YN506", f"an expression of {len(text):,} characters", 1,
+                        help=f"expressions longer than {limits.expr_chars} characters are refused")
     stripped = text.strip()
     if stripped in _CONSTANTS and stripped not in names:
         return _CONSTANTS[stripped]

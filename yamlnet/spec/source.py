@@ -95,7 +95,8 @@ def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[S
     if b"\x00" in data:
         i = data.index(b"\x00")
         line = data[:i].count(b"\n") + 1
-        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, line, i - (data.rfind(b"\n", 0, i) + 1) + 1),
+        col = i - (data.rfind(b"\n", 0, i) + 1) + 1
+        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, line, col),
                                  help="name the .yaml spec, not a weights or image file")]
     try:
         text = data.decode("utf-8-sig")
@@ -138,7 +139,8 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
     except yaml.YAMLError as e:  # pragma: no cover - any other error of the YAML library
         return None, [Diagnostic("YN101", f"YAML error: {type(e).__name__}", Span(file, 1, 1), help="fix the YAML text")]
     except RecursionError:  # pragma: no cover - the composer's depth limit comes first
-        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help=f"nesting deeper than {limits.depth} levels is refused")]
+        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1),
+                                 help=f"nesting deeper than {limits.depth} levels is refused")]
     if root is None:
         return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
     diags: list[Diagnostic] = []
@@ -149,26 +151,32 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         span = _span(file, node)
         count[0] += 1
         if depth > limits.depth:
-            raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {limits.depth} levels", span, help="flatten the value; specs never need deep nesting"))
+            raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {limits.depth} levels", span,
+                                   help="flatten the value; specs never need deep nesting"))
         if count[0] > limits.yaml_nodes:
-            raise _Stop(Diagnostic("YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"))
+            raise _Stop(Diagnostic("YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span,
+                                   help="remove repeated aliases (*name)"))
         if id(node) in seen:
             seen[id(node)] += 1
             if seen[id(node)] > limits.aliases:
-                raise _Stop(Diagnostic("YN504", "a YAML alias is used too often", span, help=f"more than {limits.aliases} uses of one anchor are refused"))
+                raise _Stop(Diagnostic("YN504", "a YAML alias is used too often", span,
+                                       help=f"more than {limits.aliases} uses of one anchor are refused"))
         elif isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
             seen[id(node)] = 0
         if node.tag == _TIMESTAMP and isinstance(node, yaml.ScalarNode):
             return YNode(node.value, span)  # a date-like plain scalar stays text
         if node.tag not in _STD_TAGS:
             if node.tag.startswith("tag:yaml.org,2002:python/") or "python" in node.tag:
-                raise _Stop(Diagnostic("YN502", f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does", span, help="remove the tag; write the value as plain YAML"))
-            diags.append(Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span, help="remove the tag; specs use plain YAML values"))
+                raise _Stop(Diagnostic("YN502", f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does", span,
+                                       help="remove the tag; write the value as plain YAML"))
+            diags.append(Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span,
+                                    help="remove the tag; specs use plain YAML values"))
             return YNode(None, span)
         if isinstance(node, yaml.ScalarNode):
             value = _scalar(node)
             if isinstance(value, str) and len(value) > limits.string_chars:
-                diags.append(Diagnostic("YN506", f"a string of {len(value):,} characters", span, help=f"strings longer than {limits.string_chars} characters are refused"))
+                diags.append(Diagnostic("YN506", f"a string of {len(value):,} characters", span,
+                                        help=f"strings longer than {limits.string_chars} characters are refused"))
                 value = value[:0]
             return YNode(value, span)
         if isinstance(node, yaml.SequenceNode):
@@ -176,7 +184,8 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         out: dict[str, YNode] = {}
         for k, v in node.value:
             if k.tag == "tag:yaml.org,2002:merge" or (isinstance(k, yaml.ScalarNode) and k.value == "<<" and k.tag != "tag:yaml.org,2002:str"):
-                diags.append(Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k), help="write the keys out in full"))
+                diags.append(Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k),
+                                        help="write the keys out in full"))
                 continue
             key = walk(k, depth + 1)
             if not isinstance(key.value, (str, int, float, bool)) or isinstance(key.value, bool) and False:
