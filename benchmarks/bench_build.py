@@ -56,7 +56,7 @@ class LoopExecutor(torch.nn.Module):
         return x
 
 
-def bench(name: str, repeats: int) -> dict[str, float]:
+def bench(name: str, repeats: int, imgsz: int = 640) -> dict[str, float]:
     spec = SPECS / f"{name}.yaml"
 
     def build() -> Any:
@@ -72,7 +72,7 @@ def bench(name: str, repeats: int) -> dict[str, float]:
     t_probe = timed(build_and_probe, repeats)
     model = yamlnet.build(spec).eval()
     loop = LoopExecutor(model, spec).eval()
-    x = torch.rand(1, 3, 640, 640)
+    x = torch.rand(1, 3, imgsz, imgsz)
     with torch.no_grad():
         a, b = model(x), loop(x)
         assert torch.equal(a[0], b[0]), "the two executors disagree"
@@ -89,13 +89,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--specs", nargs="+", default=["yolov5s", "yolov5x6"])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--imgsz", type=int, default=640, help="forward input size (small sizes expose per-layer overhead)")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name in a.specs:
-        r = bench(name, a.repeats)
+        r = bench(name, a.repeats, a.imgsz)
         print(f"{name}: build {r['build_s']:.3f} s vs build+probe {r['build_probe_s']:.3f} s "
               f"-> probing costs {r['build_probe_s'] / r['build_s']:.2f}x; "
-              f"forward 640: fx {r['fx_s'] * 1000:.1f} ms vs loop {r['loop_s'] * 1000:.1f} ms -> ratio {r['fx_s'] / r['loop_s']:.3f}")
+              f"forward {a.imgsz}: fx {r['fx_s'] * 1000:.1f} ms vs loop {r['loop_s'] * 1000:.1f} ms -> ratio {r['fx_s'] / r['loop_s']:.3f}")
 
 
 if __name__ == "__main__":
