@@ -144,3 +144,8 @@ def test_ir_as_a_networkx_graph_has_one_edge_per_tensor() -> None:
     taps_out_of_backbone = sorted(d["tap"] for _, _, d in g.out_edges(0, data=True))
     assert taps_out_of_backbone == ["P3", "P4", "P5"]
     assert sum(len(n.inputs) for n in ir.nodes.values()) == g.number_of_edges()
+
+
+def test_cli_build_missing_weights_file_is_a_usage_error() -> None:
+    r = run_cli("build", "specs/yolov5n.yaml", "--weights", "no/such/file.pt")
+    assert r.returncode == 2 and "--weights: no such file" in r.stderr and "Traceback" not in r.stderr

@@ -115,6 +115,9 @@ def _print_diags(diags: list[Diagnostic], source: Any, stream: Any = None) -> No
 def cmd_build(a: argparse.Namespace) -> int:
     from .api import analyze, parse_imgsz
 
+    if a.weights and not Path(a.weights).is_file():
+        print(f"yamlnet: error: --weights: no such file {a.weights}", file=sys.stderr)
+        return EXIT_USAGE
     limits = _limits(a)
     report = analyze(a.spec, limits)
     if not report.ok or report.ir is None:
