@@ -80,8 +80,12 @@ def bench(name: str, repeats: int, imgsz: int = 640) -> dict[str, float]:
             model(x), loop(x)
         t_fx, t_loop = [], []
         for _ in range(repeats):  # interleaved, so both see the same machine load
-            t = time.perf_counter(); model(x); t_fx.append(time.perf_counter() - t)
-            t = time.perf_counter(); loop(x); t_loop.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            model(x)
+            t_fx.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            loop(x)
+            t_loop.append(time.perf_counter() - t)
     return {"build_s": t_build, "build_probe_s": t_probe, "fx_s": statistics.median(t_fx), "loop_s": statistics.median(t_loop)}
 
 
@@ -94,9 +98,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name in a.specs:
         r = bench(name, a.repeats, a.imgsz)
-        print(f"{name}: build {r['build_s']:.3f} s vs build+probe {r['build_probe_s']:.3f} s "
-              f"-> probing costs {r['build_probe_s'] / r['build_s']:.2f}x; "
-              f"forward {a.imgsz}: fx {r['fx_s'] * 1000:.1f} ms vs loop {r['loop_s'] * 1000:.1f} ms -> ratio {r['fx_s'] / r['loop_s']:.3f}")
+        print(
+            f"{name}: build {r['build_s']:.3f} s vs build+probe {r['build_probe_s']:.3f} s "
+            f"-> probing costs {r['build_probe_s'] / r['build_s']:.2f}x; "
+            f"forward {a.imgsz}: fx {r['fx_s'] * 1000:.1f} ms vs loop {r['loop_s'] * 1000:.1f} ms -> ratio {r['fx_s'] / r['loop_s']:.3f}"
+        )
 
 
 if __name__ == "__main__":

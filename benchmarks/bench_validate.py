@@ -65,12 +65,16 @@ def _rss_mb(code: str) -> float:
 def processes(n: int) -> None:
     bare = _wall([sys.executable, "-c", "pass"], n)
     static = _wall([sys.executable, "-m", "yamlnet.cli", "validate", "--static", "specs/yolov5s.yaml"], n)
-    print(f"`yamlnet validate --static specs/yolov5s.yaml`, whole process: min {min(static):.3f} s, median {statistics.median(static):.3f} s "
-          f"(python -c pass: min {min(bare):.3f} s)")
+    print(
+        f"`yamlnet validate --static specs/yolov5s.yaml`, whole process: min {min(static):.3f} s, median {statistics.median(static):.3f} s "
+        f"(python -c pass: min {min(bare):.3f} s)"
+    )
     base = _rss_mb("import torch")
     used = _rss_mb("import torch, yamlnet\nassert yamlnet.validate('specs/yolov5x6.yaml', imgsz=[640, '640x384']).ok")
-    print(f"peak RSS: import torch {base:.0f} MB; + validate yolov5x6 (static + shape pass at 640 and 640x384) {used:.0f} MB: "
-          f"delta {used - base:.0f} MB (the weights would be {140_794_780 * 4 / 2**20:.0f} MB)")
+    print(
+        f"peak RSS: import torch {base:.0f} MB; + validate yolov5x6 (static + shape pass at 640 and 640x384) {used:.0f} MB: "
+        f"delta {used - base:.0f} MB (the weights would be {140_794_780 * 4 / 2**20:.0f} MB)"
+    )
 
 
 def main() -> None:
@@ -95,8 +99,10 @@ def main() -> None:
             v.append(validate_once(path))
             b.append(build_once(path))
         vmin, vmed, bmin, bmed = min(v), statistics.median(v), min(b), statistics.median(b)
-        print(f"{name:10} {vmin * 1e3:9.1f} / {vmed * 1e3:7.1f} ms {bmin * 1e3:11.1f} / {bmed * 1e3:8.1f} ms "
-              f"{bmin / vmin:11.1f}x {bmed / vmed:14.1f}x {TARGET[name]:6.0f}x")
+        print(
+            f"{name:10} {vmin * 1e3:9.1f} / {vmed * 1e3:7.1f} ms {bmin * 1e3:11.1f} / {bmed * 1e3:8.1f} ms "
+            f"{bmin / vmin:11.1f}x {bmed / vmed:14.1f}x {TARGET[name]:6.0f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,13 @@ class Case:
         return replace(DEFAULT_LIMITS, **self.limits)
 
     def cli_args(self) -> list[str]:
-        flags = {"file_bytes": "--max-file-bytes", "rows": "--max-rows", "repeats": "--max-repeats", "channels": "--max-channels",
-                 "params": "--max-params"}
+        flags = {
+            "file_bytes": "--max-file-bytes",
+            "rows": "--max-rows",
+            "repeats": "--max-repeats",
+            "channels": "--max-channels",
+            "params": "--max-params",
+        }
         args = [self.via, FILE]
         if self.via == "validate":
             if self.static:
@@ -87,8 +92,12 @@ def run_case(case: Case, folder: Path) -> tuple[list[yamlnet.Diagnostic], Any]:
 # Custom blocks some cases need: registered from Python, as users register theirs.
 
 
-@yamlnet.block(name="LyingConv", args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int", doc="output channels")),
-               out_channels=lambda c1, a: a["c2"] * 2, doc="A 3x3 conv whose declaration claims twice the channels it gives.")
+@yamlnet.block(
+    name="LyingConv",
+    args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int", doc="output channels")),
+    out_channels=lambda c1, a: a["c2"] * 2,
+    doc="A 3x3 conv whose declaration claims twice the channels it gives.",
+)
 class LyingConv(nn.Module):
     def __init__(self, c1: int, c2: int) -> None:
         super().__init__()
@@ -102,8 +111,12 @@ def _broken_channels(c1: Any, args: Any) -> int:
     raise RuntimeError("channel table not loaded")
 
 
-@yamlnet.block(name="BrokenDecl", args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")), out_channels=_broken_channels,
-               doc="A block whose declaration itself fails (a bug in the block, not in the spec).")
+@yamlnet.block(
+    name="BrokenDecl",
+    args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")),
+    out_channels=_broken_channels,
+    doc="A block whose declaration itself fails (a bug in the block, not in the spec).",
+)
 class BrokenDecl(nn.Module):
     def __init__(self, c1: int, c2: int) -> None:
         super().__init__()
@@ -113,8 +126,12 @@ class BrokenDecl(nn.Module):
         return self.conv(x)
 
 
-@yamlnet.block(name="FlatHead", args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")), out_channels=out_arg("c2"),
-               doc="A block that flattens its input: it only works at the input size it was written for.")
+@yamlnet.block(
+    name="FlatHead",
+    args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")),
+    out_channels=out_arg("c2"),
+    doc="A block that flattens its input: it only works at the input size it was written for.",
+)
 class FlatHead(nn.Module):
     def __init__(self, c1: int, c2: int) -> None:
         super().__init__()
@@ -135,8 +152,12 @@ CASES: list[Case] = [
     Case("YN101", "YAML syntax error", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]\n  - [-1, 1, Conv, [32, 3, 2]]\n", (4, 3)),
     Case("YN102", "the spec is not a mapping, or a key appears twice", "nc: 3\nnc: 4\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (2, 1)),
     Case("YN103", "a row is not [from, number, module, args]", "nc: 3\nbackbone:\n  - [-1, 1, Conv]\n", (3, 5)),
-    Case("YN104", "a header value has the wrong type or range (nc >= 1, multiples > 0 and finite, anchors well formed)",
-         "nc: 0\ndepth_multiple: .inf\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (1, 5)),
+    Case(
+        "YN104",
+        "a header value has the wrong type or range (nc >= 1, multiples > 0 and finite, anchors well formed)",
+        "nc: 0\ndepth_multiple: .inf\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (1, 5),
+    ),
     Case("YN105", "unknown module", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, C33, [32]]\n", (4, 13)),
     Case("YN106", "wrong number of arguments", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2, None, 1, 1, True, 7]]\n", (3, 48)),
     Case("YN107", "an argument of the wrong type or value", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [sixteen, 3, 2]]\n", (3, 20)),
@@ -148,63 +169,138 @@ CASES: list[Case] = [
     Case("YN201", "`from` points outside the spec", TINY + "  - [[-1, 5], 1, Concat, [1]]\n", (4, 11)),
     Case("YN202", "`from` names a later row", TINY + "  - [2, 1, Conv, [32, 3, 2]]\n  - [0, 1, Conv, [64, 3, 2]]\n", (4, 6)),
     Case("YN203", "a row takes its own output", TINY + "  - [1, 1, Conv, [32, 3, 2]]\n", (4, 6)),
-    Case("YN204", "rows that feed each other in a cycle",
-         "nc: 3\nbackbone:\n  - {name: a, from: b, module: Conv, args: [16, 3, 2]}\n"
-         "  - {name: b, from: a, module: Conv, args: [16, 3, 1]}\n", (3, 21)),
-    Case("YN205", "a tap the multi-output row does not have (the help lists its taps)",
-         "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, []]\nhead:\n  - [0.P2, 1, Conv, [64, 1, 1]]\n", (5, 6)),
-    Case("YN206", "a row whose output nothing uses", TINY + "  - [-1, 1, Conv, [32, 3, 2]]\n  - [-2, 1, Conv, [64, 3, 2]]\n", (4, 5),
-         severity="warning", note="A warning: it fails validation only with --strict."),
+    Case(
+        "YN204",
+        "rows that feed each other in a cycle",
+        "nc: 3\nbackbone:\n  - {name: a, from: b, module: Conv, args: [16, 3, 2]}\n  - {name: b, from: a, module: Conv, args: [16, 3, 1]}\n",
+        (3, 21),
+    ),
+    Case(
+        "YN205",
+        "a tap the multi-output row does not have (the help lists its taps)",
+        "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, []]\nhead:\n  - [0.P2, 1, Conv, [64, 1, 1]]\n",
+        (5, 6),
+    ),
+    Case(
+        "YN206",
+        "a row whose output nothing uses",
+        TINY + "  - [-1, 1, Conv, [32, 3, 2]]\n  - [-2, 1, Conv, [64, 3, 2]]\n",
+        (4, 5),
+        severity="warning",
+        note="A warning: it fails validation only with --strict.",
+    ),
     Case("YN207", "a `from` that is not a row index or tap, or the wrong number of inputs", TINY + "  - [[-1, 0], 1, Conv, [32, 3, 2]]\n", (4, 6)),
     Case("YN208", "`from` names a row that does not exist", TINY + "  - [stem, 1, Conv, [32, 3, 2]]\n", (4, 6)),
     # --- YN3xx: channels ---------------------------------------------------------------------------------
-    Case("YN301", "stated input channels differ from what arrives (nn.Conv2d, nn.BatchNorm2d, repeated blocks)",
-         TINY + "  - [-1, 1, nn.Conv2d, [32, 64, 3]]\n", (4, 25)),
-    Case("YN302", "a detection head's inputs do not match its anchor levels (or the anchors are malformed)",
-         "nc: 3\nanchors:\n  - [10,13, 16,30, 33,23]\n  - [30,61, 62,45, 59,119]\n  - [116,90, 156,198, 373,326]\nbackbone:\n"
-         "  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n"
-         "  - [[1, 2], 1, Detect, [nc, anchors]]\n", (11, 6)),
-    Case("YN303", "groups or attention heads that do not divide the channels they split",
-         TINY + "  - [-1, 1, Conv, [48, 3, 1, None, 32]]\n", (4, 36)),
+    Case(
+        "YN301",
+        "stated input channels differ from what arrives (nn.Conv2d, nn.BatchNorm2d, repeated blocks)",
+        TINY + "  - [-1, 1, nn.Conv2d, [32, 64, 3]]\n",
+        (4, 25),
+    ),
+    Case(
+        "YN302",
+        "a detection head's inputs do not match its anchor levels (or the anchors are malformed)",
+        "nc: 3\nanchors:\n  - [10,13, 16,30, 33,23]\n  - [30,61, 62,45, 59,119]\n  - [116,90, 156,198, 373,326]\nbackbone:\n"
+        "  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n"
+        "  - [[1, 2], 1, Detect, [nc, anchors]]\n",
+        (11, 6),
+    ),
+    Case(
+        "YN303", "groups or attention heads that do not divide the channels they split", TINY + "  - [-1, 1, Conv, [48, 3, 1, None, 32]]\n", (4, 36)
+    ),
     Case("YN304", "channels outside the limits", TINY + "  - [-1, 1, Conv, [100000, 3, 2]]\n", (4, 19)),
-    Case("YN305", "an Index row states channels the chosen output does not have",
-         "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, []]\n  - [0, 1, Index, [128, 0]]\n", (4, 20)),
-    Case("YN306", "the shape pass disagrees with the block's declaration (channels, stride, taps)",
-         "nc: 3\nbackbone:\n  - [-1, 1, LyingConv, [8]]\n", (3, 5), static=False, imgsz=("64",),
-         note="LyingConv is a custom block registered from Python whose declaration says it gives 2 x c2 channels."),
+    Case(
+        "YN305",
+        "an Index row states channels the chosen output does not have",
+        "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, []]\n  - [0, 1, Index, [128, 0]]\n",
+        (4, 20),
+    ),
+    Case(
+        "YN306",
+        "the shape pass disagrees with the block's declaration (channels, stride, taps)",
+        "nc: 3\nbackbone:\n  - [-1, 1, LyingConv, [8]]\n",
+        (3, 5),
+        static=False,
+        imgsz=("64",),
+        note="LyingConv is a custom block registered from Python whose declaration says it gives 2 x c2 channels.",
+    ),
     # --- YN4xx: strides and sizes ------------------------------------------------------------------------
-    Case("YN402", "a Concat joins feature maps of different strides",
-         TINY + "  - [-1, 1, Conv, [32, 3, 2]]\n  - [[-1, 0], 1, Concat, [1]]\n", (5, 6)),
-    Case("YN403", "a detection head's inputs are not in increasing stride",
-         "nc: 3\nanchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n"
-         "  - [[2, 1], 1, Detect, [nc, anchors]]\n", (8, 10)),
-    Case("YN404", "at an input size, a block gets a spatial size it cannot use (patch sizes, Focus, joins that drift apart)",
-         "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 32, 1, 3, 2, 64]]\n", (4, 5), imgsz=("66",)),
-    Case("YN405", "a block raises in the shape pass (the error, on its row, never a traceback)",
-         "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, FlatHead, [10]]\n", (5, 5),
-         static=False, imgsz=("320",), note="FlatHead is a custom block whose Linear layer expects a 20x20 input (input size 80)."),
+    Case(
+        "YN402", "a Concat joins feature maps of different strides", TINY + "  - [-1, 1, Conv, [32, 3, 2]]\n  - [[-1, 0], 1, Concat, [1]]\n", (5, 6)
+    ),
+    Case(
+        "YN403",
+        "a detection head's inputs are not in increasing stride",
+        "nc: 3\nanchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n"
+        "  - [[2, 1], 1, Detect, [nc, anchors]]\n",
+        (8, 10),
+    ),
+    Case(
+        "YN404",
+        "at an input size, a block gets a spatial size it cannot use (patch sizes, Focus, joins that drift apart)",
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 32, 1, 3, 2, 64]]\n",
+        (4, 5),
+        imgsz=("66",),
+    ),
+    Case(
+        "YN405",
+        "a block raises in the shape pass (the error, on its row, never a traceback)",
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, FlatHead, [10]]\n",
+        (5, 5),
+        static=False,
+        imgsz=("320",),
+        note="FlatHead is a custom block whose Linear layer expects a 20x20 input (input size 80).",
+    ),
     # --- YN5xx: limits and hostile input -------------------------------------------------------------------
     Case("YN501", "code in a spec (never run)", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"__import__('os').system('ls')\", 3, 2]]\n", (3, 21)),
-    Case("YN502", "a YAML tag that asks for Python objects (never constructed)",
-         "nc: !!python/object/apply:os.system ['ls']\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (1, 5)),
+    Case(
+        "YN502",
+        "a YAML tag that asks for Python objects (never constructed)",
+        "nc: !!python/object/apply:os.system ['ls']\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (1, 5),
+    ),
     Case("YN503", "the file is larger than the limit", TINY, (0, 0), limits={"file_bytes": 32}),
-    Case("YN504", "YAML aliases expanded too often, or merge keys",
-         "base: &b {nc: 3}\nmodel:\n  <<: *b\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (3, 3)),
-    Case("YN505", "nesting deeper than the limit", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, " + "[" * 40 + "2" + "]" * 40 + "]]\n",
-         (3, 56)),
-    Case("YN506", "a value beyond the limits (number size, string or list length)",
-         "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"16 * 10000000000\", 3, 2]]\n",
-         (3, 26)),
-    Case("YN507", "more rows, repeats or parameters than the limits (the parameter count is taken on the meta device)",
-         TINY + "  - [-1, 1, Conv, [64, 3, 2]]\n", (4, 5), static=False, limits={"params": 5_000}),
+    Case(
+        "YN504",
+        "YAML aliases expanded too often, or merge keys",
+        "base: &b {nc: 3}\nmodel:\n  <<: *b\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (3, 3),
+    ),
+    Case("YN505", "nesting deeper than the limit", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, " + "[" * 40 + "2" + "]" * 40 + "]]\n", (3, 56)),
+    Case(
+        "YN506",
+        "a value beyond the limits (number size, string or list length)",
+        'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["16 * 10000000000", 3, 2]]\n',
+        (3, 26),
+    ),
+    Case(
+        "YN507",
+        "more rows, repeats or parameters than the limits (the parameter count is taken on the meta device)",
+        TINY + "  - [-1, 1, Conv, [64, 3, 2]]\n",
+        (4, 5),
+        static=False,
+        limits={"params": 5_000},
+    ),
     Case("YN508", "a binary or non-UTF-8 file", "", (2, 5), kind="bytes", content=b"nc: 3\nbb: \xff\xfe\n"),
     Case("YN509", "an empty file", "", (1, 1), kind="bytes", content=b"\n  \n"),
     Case("YN510", "a missing path or a directory", "", (0, 0), kind="missing"),
-    Case("YN511", "a weights file that cannot be found or read", "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, [m0.pth]]\n", (3, 31),
-         severity="warning", note="A warning for `validate` (the file is read only by `build`, where it is an error)."),
+    Case(
+        "YN511",
+        "a weights file that cannot be found or read",
+        "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, [m0.pth]]\n",
+        (3, 31),
+        severity="warning",
+        note="A warning for `validate` (the file is read only by `build`, where it is an error).",
+    ),
     # --- YN9xx: internal -----------------------------------------------------------------------------------
-    Case("YN901", "a block's declaration fails (a bug in the block, reported on the row that uses it)",
-         "nc: 3\nbackbone:\n  - [-1, 1, BrokenDecl, [8]]\n", (3, 5), note="BrokenDecl is a custom block whose out_channels function raises."),
+    Case(
+        "YN901",
+        "a block's declaration fails (a bug in the block, reported on the row that uses it)",
+        "nc: 3\nbackbone:\n  - [-1, 1, BrokenDecl, [8]]\n",
+        (3, 5),
+        note="BrokenDecl is a custom block whose out_channels function raises.",
+    ),
 ]
 
 # Codes that a case above shows by another example (kept as extra test cases, not listed twice in the docs).

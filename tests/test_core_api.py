@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, SPECS
 
 import yamlnet
-from conftest import ROOT, SPECS
 from yamlnet.spec.model import Spec
 
 
@@ -71,7 +71,10 @@ def test_two_models_with_different_activations_do_not_interfere() -> None:
 
 
 def test_all_errors_of_a_file_are_reported_at_once() -> None:
-    text = "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Cnv, [16]]\n  - [-1, 1, Conv, [16, 3, 2, 1, 1, 1, True, 5]]\n  - [-9, 1, Conv, [8]]\n"
+    text = (
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Cnv, [16]]\n"
+        "  - [-1, 1, Conv, [16, 3, 2, 1, 1, 1, True, 5]]\n  - [-9, 1, Conv, [8]]\n"
+    )
     report = yamlnet.validate(text)
     codes = [(d.code, d.span.line) for d in report.diagnostics]
     assert ("YN105", 4) in codes and ("YN106", 5) in codes and ("YN201", 6) in codes

@@ -51,8 +51,12 @@ def test_repeating_a_block_that_changes_channels_is_a_static_error() -> None:
     assert [(d.code, d.span.line, d.span.column) for d in report.errors] == [("YN301", 3, 10)]
 
 
-@yamlnet.block(name="LyingConv", args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")), out_channels=lambda c1, a: a["c2"] * 2,
-               doc="Declares twice the channels it gives.")
+@yamlnet.block(
+    name="LyingConv",
+    args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")),
+    out_channels=lambda c1, a: a["c2"] * 2,
+    doc="Declares twice the channels it gives.",
+)
 class LyingConv(TinyConv):
     def __init__(self, c1: int, c2: int) -> None:
         super().__init__(c1, c2)

@@ -38,7 +38,7 @@ def test_declaration_matches_signature(name: str) -> None:
         if a.fill is None and a.check is None:
             want = registry.REQUIRED if p.default is inspect.Parameter.empty else p.default
             assert a.default == want, (name, a.name, a.default, want)
-    assert all(p.default is not inspect.Parameter.empty for p in params[len(declared):]), name
+    assert all(p.default is not inspect.Parameter.empty for p in params[len(declared) :]), name
     assert decl.inputs in ("one", "join", "list") and decl.repeat in ("sequential", "arg", "none")
     assert decl.role in ("layer", "join", "head", "backbone")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+from conftest import SPECS
 
 import yamlnet
-from conftest import SPECS
 
 
 def test_torch_export_captures_the_whole_model() -> None:

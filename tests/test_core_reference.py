@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import REFERENCE_DIR, SPECS, reference_models, require_reference
 
 import yamlnet
-from conftest import REFERENCE_DIR, SPECS, reference_models, require_reference
 
 
 def _shapes(o: Any) -> Any:

@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import yamlnet
-from conftest import ROOT
 
 SOURCES = sorted(p for d in ("yamlnet", "blocks") for p in (ROOT / d).rglob("*.py"))
 

@@ -108,14 +108,19 @@ SEED = (SPECS / "yolov5s.yaml").read_text()
 
 
 @settings(FUZZ, max_examples=250)
-@given(st.lists(st.tuples(st.integers(0, len(SEED) - 1), st.sampled_from(["del", "ins", "dup"]), st.sampled_from(list("0123456789-,[]: \nabcN'"))),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SEED) - 1), st.sampled_from(["del", "ins", "dup"]), st.sampled_from(list("0123456789-,[]: \nabcN'"))),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_mutated_yolov5s_gives_diagnostics_not_exceptions(edits: list[tuple[int, str, str]]) -> None:
     text = SEED
     for pos, op, ch in edits:
         pos = min(pos, len(text) - 1)
         if op == "del":
-            text = text[:pos] + text[pos + 1:]
+            text = text[:pos] + text[pos + 1 :]
         else:
             text = text[:pos] + (ch if op == "ins" else text[pos] * 2) + text[pos:]
     report = yamlnet.analyze(text, Limits(repeats=20))
@@ -130,13 +135,25 @@ CH = st.sampled_from([8, 16, 24, 32, 48, 64])
 K = st.sampled_from([1, 3, 5])
 S = st.sampled_from([1, 1, 2])
 PLAUSIBLE: dict[str, Any] = {
-    "Conv": st.tuples(CH, K, S), "C3": st.tuples(CH, st.booleans()), "SPPF": st.tuples(CH, K), "nn.Upsample": st.just((None, 2, "nearest")),
-    "nn.Conv2d": st.tuples(st.just(None), CH, K, S, st.sampled_from([0, 1, 2])), "nn.BatchNorm2d": st.just(()),
-    "nn.MaxPool2d": st.tuples(st.sampled_from([1, 2, 3]), S, st.sampled_from([0, 1])), "Focus": st.tuples(CH, K), "GhostConv": st.tuples(CH, K, S),
-    "DWConv": st.tuples(CH, K, S), "Bottleneck": st.tuples(CH), "MV2Block": st.tuples(CH, S, st.sampled_from([1, 2, 4])),
-    "Contract": st.just((2,)), "Expand": st.just((2,)), "nn.ZeroPad2d": st.tuples(st.integers(0, 2)), "C3TR": st.tuples(st.sampled_from([32, 64])),
-    "CrossConv": st.tuples(CH, K, S), "nn.Identity": st.just(()), "MobileViTBlock": st.tuples(CH, st.sampled_from([16, 32]), st.just(1), K,
-                                                                                          st.sampled_from([1, 2]), st.just(32)),
+    "Conv": st.tuples(CH, K, S),
+    "C3": st.tuples(CH, st.booleans()),
+    "SPPF": st.tuples(CH, K),
+    "nn.Upsample": st.just((None, 2, "nearest")),
+    "nn.Conv2d": st.tuples(st.just(None), CH, K, S, st.sampled_from([0, 1, 2])),
+    "nn.BatchNorm2d": st.just(()),
+    "nn.MaxPool2d": st.tuples(st.sampled_from([1, 2, 3]), S, st.sampled_from([0, 1])),
+    "Focus": st.tuples(CH, K),
+    "GhostConv": st.tuples(CH, K, S),
+    "DWConv": st.tuples(CH, K, S),
+    "Bottleneck": st.tuples(CH),
+    "MV2Block": st.tuples(CH, S, st.sampled_from([1, 2, 4])),
+    "Contract": st.just((2,)),
+    "Expand": st.just((2,)),
+    "nn.ZeroPad2d": st.tuples(st.integers(0, 2)),
+    "C3TR": st.tuples(st.sampled_from([32, 64])),
+    "CrossConv": st.tuples(CH, K, S),
+    "nn.Identity": st.just(()),
+    "MobileViTBlock": st.tuples(CH, st.sampled_from([16, 32]), st.just(1), K, st.sampled_from([1, 2]), st.just(32)),
 }
 NOISE = st.one_of(st.integers(-2, 48), st.sampled_from([None, True, False, "nearest", "nc", "anchors", 0.5, [1, 2], [3], "'x'"]))
 
@@ -162,7 +179,7 @@ def _rows(draw: Any) -> str:
         if draw(st.integers(0, 7)) == 0:  # noise: an argument of any kind, added or replaced
             noise = draw(NOISE)
             k = draw(st.integers(0, len(args)))
-            args = args[:k] + [noise] + args[k + 1:]
+            args = args[:k] + [noise] + args[k + 1 :]
         number = draw(st.sampled_from([1] * 8 + [2, 3]))
         lines.append(f"  - [{frm}, {number}, {module}, {_yaml(args)}]")
     if n >= 3 and draw(st.booleans()):

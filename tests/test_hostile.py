@@ -44,8 +44,12 @@ class Hostile:
 
 
 ROW = "  - [-1, 1, Conv, [16, 3, 1]]\n"
-LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")) + "backbone:\n" + ROW
+LAUGHS = (
+    "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+    + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    + "backbone:\n"
+    + ROW
+)
 CODE = "__import__('os').system('touch PWNED_MARKER')"
 
 CASES = [
@@ -59,29 +63,32 @@ CASES = [
     Hostile("repeats", ("YN507",), "nc: 3\nbackbone:\n  - [-1, 1000000, Conv, [16, 3, 1]]\n"),
     Hostile("channels", ("YN304",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [100000000, 3, 1]]\n"),
     Hostile("parameters", ("YN507",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [65536, 3, 1]]\n  - [-1, 1, Conv, [65536, 3, 1]]\n", static=False),
-    Hostile("hidden_width", ("YN507",),
-            "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 64, 1, 3, 2, 500000000]]\n",
-            static=False),
+    Hostile(
+        "hidden_width",
+        ("YN507",),
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, MobileViTBlock, [16, 64, 1, 3, 2, 500000000]]\n",
+        static=False,
+    ),
     Hostile("long_string", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, ['" + "x" * 20_000 + "', 3]]\n"),
     # expressions
-    Hostile("expr_length", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"" + "1+" * 600 + "1\", 3]]\n"),
+    Hostile("expr_length", ("YN506",), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["' + "1+" * 600 + '1", 3]]\n'),
     Hostile("power_tower", ("YN108", "YN506"), "nc: 3\nbackbone:\n  - [-1, 1, Conv, ['9**9**9', 3]]\n"),
     Hostile("string_times_power", ("YN108", "YN506"), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"'x' * 10**9\", 3]]\n"),
     Hostile("string_times_big", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"'x' * 1000000000\", 3]]\n"),
-    Hostile("list_times_big", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"[0] * 999999999\", 3]]\n"),
-    Hostile("big_literal", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"" + "9" * 900 + "\", 3]]\n"),
+    Hostile("list_times_big", ("YN506",), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["[0] * 999999999", 3]]\n'),
+    Hostile("big_literal", ("YN506",), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["' + "9" * 900 + '", 3]]\n'),
     Hostile("big_yaml_int", ("YN506", "YN107"), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [" + "9" * 5000 + ", 3]]\n"),
-    Hostile("float_overflow", ("YN506",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, \"1e308 * 10\"]]\n"),
-    Hostile("nested_expr", ("YN505", "YN506"), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"" + "[" * 300 + "]" * 300 + "\", 3]]\n"),
+    Hostile("float_overflow", ("YN506",), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, "1e308 * 10"]]\n'),
+    Hostile("nested_expr", ("YN505", "YN506"), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["' + "[" * 300 + "]" * 300 + '", 3]]\n'),
     # code in any field
-    Hostile("code_module", ("YN501",), f"nc: 3\nbackbone:\n  - [-1, 1, \"{CODE}\", [16]]\n"),
-    Hostile("code_args", ("YN501",), f"nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"{CODE}\", 3]]\n"),
-    Hostile("code_nc", ("YN501",), f"nc: \"{CODE}\"\nbackbone:\n" + ROW),
-    Hostile("code_activation", ("YN501",), f"activation: \"{CODE}\"\nbackbone:\n" + ROW),
-    Hostile("code_from", ("YN501",), f"nc: 3\nbackbone:\n  - [\"{CODE}\", 1, Conv, [16, 3]]\n"),
-    Hostile("code_number", ("YN501",), f"nc: 3\nbackbone:\n  - [-1, \"{CODE}\", Conv, [16, 3]]\n"),
-    Hostile("code_weights", ("YN501",), f"nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, [\"{CODE}\"]]\n"),
-    Hostile("code_lambda", ("YN501",), "nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"(lambda: 16)()\", 3]]\n"),
+    Hostile("code_module", ("YN501",), f'nc: 3\nbackbone:\n  - [-1, 1, "{CODE}", [16]]\n'),
+    Hostile("code_args", ("YN501",), f'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["{CODE}", 3]]\n'),
+    Hostile("code_nc", ("YN501",), f'nc: "{CODE}"\nbackbone:\n' + ROW),
+    Hostile("code_activation", ("YN501",), f'activation: "{CODE}"\nbackbone:\n' + ROW),
+    Hostile("code_from", ("YN501",), f'nc: 3\nbackbone:\n  - ["{CODE}", 1, Conv, [16, 3]]\n'),
+    Hostile("code_number", ("YN501",), f'nc: 3\nbackbone:\n  - [-1, "{CODE}", Conv, [16, 3]]\n'),
+    Hostile("code_weights", ("YN501",), f'nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, ["{CODE}"]]\n'),
+    Hostile("code_lambda", ("YN501",), 'nc: 3\nbackbone:\n  - [-1, 1, Conv, ["(lambda: 16)()", 3]]\n'),
     # YAML tags
     Hostile("python_apply", ("YN502",), "nc: !!python/object/apply:os.system ['touch PWNED_MARKER']\nbackbone:\n" + ROW),
     Hostile("python_name", ("YN502",), "nc: 3\nbackbone:\n  - [-1, 1, !!python/name:os.system , [16]]\n"),
@@ -131,8 +138,28 @@ def test_validate_and_build_refuse(case: Hostile, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["validate", "build"])
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in ("too_big", "billion_laughs", "nesting_flow", "code_module", "python_apply", "binary",
-                                                                 "empty", "directory", "missing", "parameters", "power_tower")], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if c.name
+        in (
+            "too_big",
+            "billion_laughs",
+            "nesting_flow",
+            "code_module",
+            "python_apply",
+            "binary",
+            "empty",
+            "directory",
+            "missing",
+            "parameters",
+            "power_tower",
+        )
+    ],
+    ids=lambda c: c.name,
+)
 def test_cli_in_process(case: Hostile, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = case.make(tmp_path)
     args = [command, str(path)] + (["--static"] if command == "validate" and case.static else [])
@@ -148,15 +175,27 @@ def test_cli_in_process(case: Hostile, command: str, tmp_path: Path, capsys: pyt
 
 def test_cli_subprocess_validate_all_and_build_some(tmp_path: Path) -> None:
     files = [str(c.make(tmp_path)) for c in CASES if c.kind in ("file", "missing") and c.static]
-    r = subprocess.run([sys.executable, "-m", "yamlnet.cli", "validate", "--static", "-j", "2", *files], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    r = subprocess.run(
+        [sys.executable, "-m", "yamlnet.cli", "validate", "--static", "-j", "2", *files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stdout.count(": FAILED") == len(files), r.stdout
     assert f"{len(files)} files: 0 ok, {len(files)} failed" in r.stdout
     assert "YN901" not in r.stderr  # every failure is a spec diagnostic, none an internal error
     for name in ("python_apply.yaml", "code_args.yaml", "billion_laughs.yaml"):
-        r = subprocess.run([sys.executable, "-m", "yamlnet.cli", "build", name], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run(
+            [sys.executable, "-m", "yamlnet.cli", "build", name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert r.returncode == 1 and "Traceback" not in r.stderr and "nothing built" in r.stderr, r.stderr
     assert not (tmp_path / "x").exists()
 
@@ -165,8 +204,14 @@ def test_cli_usage_errors_are_exit_2_without_traceback(tmp_path: Path) -> None:
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     for args in (["validate", str(empty)], ["build"], ["nonsense"], ["validate", "x.yaml", "--max-file-bytes", "lots"]):
-        r = subprocess.run([sys.executable, "-m", "yamlnet.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run(
+            [sys.executable, "-m", "yamlnet.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
 
 

@@ -137,7 +137,8 @@ def test_yolov5s_svg_shows_every_row(tmp_path: Path, renderer) -> None:
     assert {f"n{i}" for i in range(25)} <= set(nodes)
     titles = {g.find(f"{SVG}title").text for g in nodes.values()}  # type: ignore[union-attr]
     assert {f"n{i}" for i in range(25)} <= titles
-    text = lambda g: " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
+    def text(g):
+        return " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
     assert "C3" in text(nodes["n2"]) and "×3" in text(nodes["n6"])  # repeats marked x n
     assert "128×80×80" in text(nodes["n4"]) and "/8" in text(nodes["n4"])  # output C x H x W and stride
     assert "Detect" in text(nodes["n24"])
@@ -216,8 +217,7 @@ def test_unparsable_spec_writes_the_diagnostics(tmp_path: Path, renderer) -> Non
     assert "YN101" in out.read_text()
 
 
-def test_without_renderer_the_dot_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_renderer_the_dot_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("YAMLNET_DOT", "none")
     out = tmp_path / "s.svg"
     assert main(["render", str(yolov5s_spec()), "-o", str(out)]) == 2

@@ -112,14 +112,16 @@ def canonical_graph(ir: IR) -> list[tuple[Any, ...]]:
     for node in ir.nodes.values():
         if node.decl.name == "Index":
             continue
-        rows.append((
-            node.decl.name,
-            node.n,
-            repr(sorted(node.bound.items())),
-            [_canon_port(ir, p, ordinal) for p in node.inputs],
-            (node.out.channels, node.out.stride),
-            [(k, p.channels, p.stride) for k, p in node.taps.items()],
-        ))
+        rows.append(
+            (
+                node.decl.name,
+                node.n,
+                repr(sorted(node.bound.items())),
+                [_canon_port(ir, p, ordinal) for p in node.inputs],
+                (node.out.channels, node.out.stride),
+                [(k, p.channels, p.stride) for k, p in node.taps.items()],
+            )
+        )
     outputs = [_canon_port(ir, o, ordinal) for o in ir.outputs]
     return rows + [("outputs", outputs)]
 
@@ -228,8 +230,11 @@ def test_seed_spec_forward_matches_static_ports(seed: str) -> None:
                 got = [(t.shape[1], Fraction(h, t.shape[2]), Fraction(w, t.shape[3])) for t in out]
                 assert got == [(p.channels, p.stride, p.stride) for p in node.taps.values()], (seed, pos)
             else:
-                assert (out.shape[1], Fraction(h, out.shape[2]), Fraction(w, out.shape[3])) == \
-                    (node.out.channels, node.out.stride, node.out.stride), (seed, pos, node.row.module)
+                assert (out.shape[1], Fraction(h, out.shape[2]), Fraction(w, out.shape[3])) == (
+                    node.out.channels,
+                    node.out.stride,
+                    node.out.stride,
+                ), (seed, pos, node.row.module)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -274,8 +279,11 @@ def test_index_spelling_renumbers_the_head() -> None:
     assert [n.index for n in index_ir.nodes.values()] == list(range(20))
     detect = index_ir.nodes[19]
     assert detect.decl.name == "Detect" and [p.node for p in detect.inputs] == [12, 15, 18]
-    assert [(n.inputs[0], n.out.channels) for n in index_ir.nodes.values() if n.decl.name == "Index"] == \
-        [(PortRef(0, "P3"), 64), (PortRef(0, "P4"), 128), (PortRef(0, "P5"), 192)]
+    assert [(n.inputs[0], n.out.channels) for n in index_ir.nodes.values() if n.decl.name == "Index"] == [
+        (PortRef(0, "P3"), 64),
+        (PortRef(0, "P4"), 128),
+        (PortRef(0, "P5"), 192),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -56,8 +56,18 @@ def test_yolov5s_json_matches_yolov5_without_allocating(capsys: pytest.CaptureFi
     assert round(out["gflops"], 1) == 16.6  # what YOLOv5 prints for yolov5s at 640
     assert out["gflops_torch"] == pytest.approx(16.4336, abs=1e-3)  # torch's FlopCounterMode alone
     assert len(out["rows"]) == 25 and out["rows"][24]["module"] == "Detect"
-    assert out["rows"][4] | {"gflops": None} == {"index": 4, "position": 4, "from": "-1", "n": 2, "params": 115_712, "gflops": None,
-                                                   "module": "C3", "arguments": "[128, 128, 2]", "output": "128x80x80", "stride": "8"}
+    assert out["rows"][4] | {"gflops": None} == {
+        "index": 4,
+        "position": 4,
+        "from": "-1",
+        "n": 2,
+        "params": 115_712,
+        "gflops": None,
+        "module": "C3",
+        "arguments": "[128, 128, 2]",
+        "output": "128x80x80",
+        "stride": "8",
+    }
     assert sum(r["params"] for r in out["rows"]) == 7_235_389
     assert sum(r["gflops"] for r in out["rows"]) == pytest.approx(out["gflops"], abs=1e-3)
     assert len(no_weights) > 300 and set(no_weights) == {"meta"}, "a weight was allocated outside the meta device"

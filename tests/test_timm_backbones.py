@@ -118,10 +118,12 @@ def test_no_forward_pass_and_no_torch_to_learn_taps(monkeypatch: pytest.MonkeyPa
         assert r1.ok and r2.ok, r1.render() + r2.render()
     assert calls["n"] == 0
     # in a fresh interpreter, static analysis of the timm specs imports neither torch nor timm
-    code = ("import sys, yamlnet\n"
-            f"for p in {[str(RESNET_SPEC), str(MOBILENET_SPEC)]!r}:\n"
-            "    assert yamlnet.validate(p, static=True).ok\n"
-            "print(sorted(m for m in ('torch', 'timm') if m in sys.modules))\n")
+    code = (
+        "import sys, yamlnet\n"
+        f"for p in {[str(RESNET_SPEC), str(MOBILENET_SPEC)]!r}:\n"
+        "    assert yamlnet.validate(p, static=True).ok\n"
+        "print(sorted(m for m in ('torch', 'timm') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -267,7 +269,7 @@ def test_bad_out_indices() -> None:
 
 
 def test_wrong_tap_lists_the_taps() -> None:
-    text = backbone_spec("TimmBackbone", "[convnext_tiny]") .replace("head: []", "head:\n  - [0.P1, 1, Conv, [16, 1, 1]]")
+    text = backbone_spec("TimmBackbone", "[convnext_tiny]").replace("head: []", "head:\n  - [0.P1, 1, Conv, [16, 1, 1]]")
     report = yamlnet.validate(text, static=True)
     assert [d.code for d in report.errors] == ["YN205"]
     assert "P2" in (report.errors[0].help or "")

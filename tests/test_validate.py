@@ -26,8 +26,9 @@ EFFICIENTVIT = FIXTURES / "efficientvit_seed.yaml"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "yamlnet.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "yamlnet.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def codes(report: yamlnet.Report) -> list[str]:
@@ -84,8 +85,10 @@ def test_detect_takes_increasing_strides_one_anchor_set_per_level() -> None:
 # --- sizes ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("imgsz, note", [("672", "size 672: the nearest sizes that work are 640 and 704"),
-                                         ("352x640", "height 352: the nearest sizes that work are 320 and 384")])
+@pytest.mark.parametrize(
+    "imgsz, note",
+    [("672", "size 672: the nearest sizes that work are 640 and 704"), ("352x640", "height 352: the nearest sizes that work are 320 and 384")],
+)
 def test_mobilevit_seed_patch_divisibility(imgsz: str, note: str) -> None:
     report = yamlnet.validate(MOBILEVIT, imgsz=imgsz, static=True)
     [d] = report.errors
@@ -107,7 +110,7 @@ def test_join_sizes_that_drift_apart_at_odd_input_sizes() -> None:
     [d] = report.errors
     assert d.code == "YN404" and "the inputs of layer 12 (Concat) arrive with different sizes" in d.message
     text = (SPECS / "yolov5s.yaml").read_text().splitlines()
-    assert text[d.span.line - 1][d.span.column - 1:].startswith("[-1, 6]")
+    assert text[d.span.line - 1][d.span.column - 1 :].startswith("[-1, 6]")
     assert "size 100: the nearest sizes that work are 96 and 128" in d.notes
     assert yamlnet.validate(SPECS / "yolov5s.yaml", imgsz=[640, "640x384", 320]).ok
 
@@ -119,19 +122,22 @@ def test_imgsz_outside_limits() -> None:
 # --- groups and heads, numbers ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("row, ok", [
-    ("[-1, 1, Conv, [64, 3, 1, None, 16]]", True),        # 32 -> 64 in 16 groups
-    ("[-1, 1, Conv, [64, 3, 1, None, 3]]", False),        # 3 divides neither
-    ("[-1, 1, GhostConv, [64, 3, 1, 32]]", True),         # 32 and 64 / 2
-    ("[-1, 1, Focus, [128, 3, 1, None, 128]]", True),     # 4 x 32 = 128 after space-to-depth
-    ("[-1, 1, C3, [64, True, 32]]", True),                # hidden 32
-    ("[-1, 1, C3, [64, True, 64]]", False),               # hidden 32
-    ("[-1, 1, C3TR, [64]]", True),                        # 4 heads, hidden 32
-    ("[-1, 1, C3TR, [64, True, 1, 0.3]]", False),         # hidden 19
-    ("[-1, 1, nn.Conv2d, [32, 64, 3, 1, 1, 1, 32]]", True),
-    ("[-1, 1, nn.Conv2d, [32, 48, 3, 1, 1, 1, 64]]", False),
-    ("[-1, 1, Conv, [64, 3, 1, None, 0]]", False),
-])
+@pytest.mark.parametrize(
+    "row, ok",
+    [
+        ("[-1, 1, Conv, [64, 3, 1, None, 16]]", True),  # 32 -> 64 in 16 groups
+        ("[-1, 1, Conv, [64, 3, 1, None, 3]]", False),  # 3 divides neither
+        ("[-1, 1, GhostConv, [64, 3, 1, 32]]", True),  # 32 and 64 / 2
+        ("[-1, 1, Focus, [128, 3, 1, None, 128]]", True),  # 4 x 32 = 128 after space-to-depth
+        ("[-1, 1, C3, [64, True, 32]]", True),  # hidden 32
+        ("[-1, 1, C3, [64, True, 64]]", False),  # hidden 32
+        ("[-1, 1, C3TR, [64]]", True),  # 4 heads, hidden 32
+        ("[-1, 1, C3TR, [64, True, 1, 0.3]]", False),  # hidden 19
+        ("[-1, 1, nn.Conv2d, [32, 64, 3, 1, 1, 1, 32]]", True),
+        ("[-1, 1, nn.Conv2d, [32, 48, 3, 1, 1, 1, 64]]", False),
+        ("[-1, 1, Conv, [64, 3, 1, None, 0]]", False),
+    ],
+)
 def test_groups_and_heads_must_divide_channels(row: str, ok: bool) -> None:
     spec = f"nc: 3\nbackbone:\n  - [-1, 1, Conv, [32, 3, 2]]\n  - {row}\n"
     report = yamlnet.validate(spec, imgsz=64, static=not ok)
@@ -140,21 +146,41 @@ def test_groups_and_heads_must_divide_channels(row: str, ok: bool) -> None:
         assert codes(report) == ["YN303"] and report.errors[0].span.line == 4
 
 
-@pytest.mark.parametrize("header", [
-    "nc: 0", "nc: -3", "nc: 2.5", "nc: true", "depth_multiple: 0", "depth_multiple: -0.5", "depth_multiple: .nan",
-    "width_multiple: .inf", "width_multiple: 0", "anchors: [[10, 13, 16]]", "anchors: [[10, -13]]", "anchors: [[]]",
-    "anchors: [[10, 13], [10, 13, 16, 30]]", "anchors: 0", "anchors: [[10, .nan]]", "ch: 0",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "nc: 0",
+        "nc: -3",
+        "nc: 2.5",
+        "nc: true",
+        "depth_multiple: 0",
+        "depth_multiple: -0.5",
+        "depth_multiple: .nan",
+        "width_multiple: .inf",
+        "width_multiple: 0",
+        "anchors: [[10, 13, 16]]",
+        "anchors: [[10, -13]]",
+        "anchors: [[]]",
+        "anchors: [[10, 13], [10, 13, 16, 30]]",
+        "anchors: 0",
+        "anchors: [[10, .nan]]",
+        "ch: 0",
+    ],
+)
 def test_numbers_in_the_header(header: str) -> None:
     report = yamlnet.validate(f"{header}\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", static=True)
     assert codes(report) == ["YN104"] and report.errors[0].span.line == 1, report.render()
 
 
-@pytest.mark.parametrize("args, code", [("[nc, [[10, 13, 16]]]", "YN302"), ("[nc, [[10, 13], [10, 13, 16, 30]]]", "YN302"),
-                                        ("[0, anchors]", "YN107"), ("[nc, [[10, 13]]]", "YN302")])
+@pytest.mark.parametrize(
+    "args, code",
+    [("[nc, [[10, 13, 16]]]", "YN302"), ("[nc, [[10, 13], [10, 13, 16, 30]]]", "YN302"), ("[0, anchors]", "YN107"), ("[nc, [[10, 13]]]", "YN302")],
+)
 def test_detect_arguments(args: str, code: str) -> None:
-    spec = ("nc: 3\nanchors: [[10, 13], [30, 61]]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n"
-            f"head:\n  - [[0, 1], 1, Detect, {args}]\n")
+    spec = (
+        "nc: 3\nanchors: [[10, 13], [30, 61]]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n"
+        f"head:\n  - [[0, 1], 1, Detect, {args}]\n"
+    )
     report = yamlnet.validate(spec, static=True)
     assert codes(report) == [code] and report.errors[0].span.line == 7, report.render()
 
@@ -306,8 +332,13 @@ def test_cli_many_files_in_parallel_with_a_summary(bad_files: dict[str, Path]) -
 
 
 def test_cli_usage_errors_exit_2(bad_files: dict[str, Path]) -> None:
-    for args in (["validate"], ["validate", str(bad_files["ok"]), "--imgsz", "0"], ["validate", str(bad_files["ok"]), "--max-rows", "-1"],
-                 ["validate", str(bad_files["ok"]), "--format", "xml"], ["validate", str(bad_files["ok"]), "-j", "x"]):
+    for args in (
+        ["validate"],
+        ["validate", str(bad_files["ok"]), "--imgsz", "0"],
+        ["validate", str(bad_files["ok"]), "--max-rows", "-1"],
+        ["validate", str(bad_files["ok"]), "--format", "xml"],
+        ["validate", str(bad_files["ok"]), "-j", "x"],
+    ):
         r = run_cli(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
 
@@ -342,16 +373,23 @@ def test_cli_colour_only_on_a_terminal(bad_files: dict[str, Path]) -> None:
 
 
 def test_static_validation_never_imports_torch() -> None:
-    code = ("import sys, time; t = time.perf_counter(); from yamlnet.cli import main; rc = main(['validate', '--static', 'specs/yolov5s.yaml']); "
-            "print(rc, 'torch' in sys.modules, round(time.perf_counter() - t, 3))")
+    code = (
+        "import sys, time; t = time.perf_counter(); from yamlnet.cli import main; rc = main(['validate', '--static', 'specs/yolov5s.yaml']); "
+        "print(rc, 'torch' in sys.modules, round(time.perf_counter() - t, 3))"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     rc, torch_loaded, _seconds = r.stdout.split()[-3:]
     assert (rc, torch_loaded) == ("0", "False"), r.stdout + r.stderr
 
 
 def _peak_rss_mb(code: str) -> float:
-    r = subprocess.run([sys.executable, "-c", code + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", code + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     return int(r.stdout.split()[-1]) / 1024  # Linux reports kB
 

@@ -81,8 +81,11 @@ def test_per_row_weights_load_fully(tmp_path: Path, where: str, wrapper: str) ->
     randomize_bn(bb)
     sd = {f"backbone.{k}": v for k, v in bb.state_dict().items()}
     torch.save({wrapper: sd, "epoch": 3}, tmp_path / "bb.pt")
-    row0 = ("{name: backbone, from: -1, module: TimmBackbone, args: [resnet18], weights: bb.pt}" if where == "row key"
-            else "{name: backbone, from: -1, module: resnet18, args: [bb.pt]}")
+    row0 = (
+        "{name: backbone, from: -1, module: TimmBackbone, args: [resnet18], weights: bb.pt}"
+        if where == "row key"
+        else "{name: backbone, from: -1, module: resnet18, args: [bb.pt]}"
+    )
     torch.manual_seed(1)
     model = yamlnet.build(write_spec(tmp_path, row0, "with_weights.yaml"))
     (rep,) = model.load_reports

@@ -14,4 +14,19 @@ from .registry import Arg, BlockDecl, SizeRule, TapDecl, block, declare, registe
 
 __version__ = "0.1.0"
 
-__all__ = ["Arg", "BlockDecl", "Diagnostic", "Report", "SizeRule", "SpecError", "TapDecl", "analyze", "block", "build", "declare", "load_spec", "register", "validate"]
+__all__ = [
+    "Arg",
+    "BlockDecl",
+    "Diagnostic",
+    "Report",
+    "SizeRule",
+    "SpecError",
+    "TapDecl",
+    "analyze",
+    "block",
+    "build",
+    "declare",
+    "load_spec",
+    "register",
+    "validate",
+]

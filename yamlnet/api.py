@@ -89,14 +89,19 @@ def parse_imgsz(value: int | str | Sequence[int]) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def validate(path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Sequence[Any] = 640, static: bool = False,
-             limits: Limits = DEFAULT_LIMITS) -> Report:
+def validate(
+    path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Sequence[Any] = 640, static: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> Report:
     """All problems of a spec: static rules, size rules at each `imgsz`, then (unless `static`) the shape pass,
     which instantiates every block on the meta device (no weight memory) and propagates meta tensors."""
     report = analyze(path_or_spec, limits)
     if report.ir is None:
         return report
-    sizes = [imgsz] if isinstance(imgsz, (int, str)) or (isinstance(imgsz, tuple) and len(imgsz) == 2 and all(isinstance(v, int) for v in imgsz)) else list(imgsz)
+    sizes = (
+        [imgsz]
+        if isinstance(imgsz, (int, str)) or (isinstance(imgsz, tuple) and len(imgsz) == 2 and all(isinstance(v, int) for v in imgsz))
+        else list(imgsz)
+    )
     from .graph.sizes import check_sizes
 
     hw_list = [parse_imgsz(s) for s in sizes]  # type: ignore[arg-type]
@@ -115,8 +120,13 @@ def validate(path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Seq
     return report
 
 
-def build(path_or_spec: str | os.PathLike[str] | Spec, weights: str | os.PathLike[str] | None = None, fuse: bool = False,
-          device: Any = None, limits: Limits = DEFAULT_LIMITS) -> YamlnetModel:
+def build(
+    path_or_spec: str | os.PathLike[str] | Spec,
+    weights: str | os.PathLike[str] | None = None,
+    fuse: bool = False,
+    device: Any = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> YamlnetModel:
     """The compiled nn.Module (a torch.fx.GraphModule). Raises SpecError when the spec has errors."""
     report = analyze(path_or_spec, limits)
     if not report.ok or report.ir is None:

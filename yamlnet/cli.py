@@ -40,16 +40,19 @@ def _positive(value: str) -> int:
 
 def _limits_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (raise them for unusually large specs)")
-    for flag, field, what in (("--max-file-bytes", "file_bytes", "spec file size"), ("--max-rows", "rows", "rows of a spec"),
-                              ("--max-repeats", "repeats", "repeats of one row"), ("--max-channels", "channels", "channels of a tensor"),
-                              ("--max-params", "params", "parameters of the model")):
+    for flag, field, what in (
+        ("--max-file-bytes", "file_bytes", "spec file size"),
+        ("--max-rows", "rows", "rows of a spec"),
+        ("--max-repeats", "repeats", "repeats of one row"),
+        ("--max-channels", "channels", "channels of a tensor"),
+        ("--max-params", "params", "parameters of the model"),
+    ):
         default = getattr(DEFAULT_LIMITS, field)
         g.add_argument(flag, type=_positive, default=default, metavar="N", help=f"{what} (default {default:,})")
 
 
 def _limits(a: argparse.Namespace) -> Limits:
-    return replace(DEFAULT_LIMITS, file_bytes=a.max_file_bytes, rows=a.max_rows, repeats=a.max_repeats,
-                   channels=a.max_channels, params=a.max_params)
+    return replace(DEFAULT_LIMITS, file_bytes=a.max_file_bytes, rows=a.max_rows, repeats=a.max_repeats, channels=a.max_channels, params=a.max_params)
 
 
 def _imgsz(value: str) -> str:
@@ -158,8 +161,13 @@ def cmd_build(a: argparse.Namespace) -> int:
 
         torch.save(model.state_dict(), a.save)
     if a.format == "json":
-        out = {"spec": report.path, "parameters": total, "fused_parameters": fused_total, "stride": model.stride.tolist(),
-               "layers": [r.__dict__ for r in rows]}
+        out = {
+            "spec": report.path,
+            "parameters": total,
+            "fused_parameters": fused_total,
+            "stride": model.stride.tolist(),
+            "layers": [r.__dict__ for r in rows],
+        }
         if report.ir.outputs and not report.ir.heads():
             out["outputs"] = [str(o) for o in report.ir.outputs]
         print(json.dumps(out, indent=2, default=str))
@@ -168,13 +176,19 @@ def cmd_build(a: argparse.Namespace) -> int:
     print()
     ir = report.ir
     if not ir.heads() and ir.outputs:
-        print("outputs: " + ", ".join(f"{o.tap or ir.nodes[o.node].index} ({ir.port(o).channels} ch, stride {ir.port(o).stride})" for o in ir.outputs))
-    print(f"{Path(report.path).stem}: {len(ir.nodes)} rows, {total:,} parameters, stride {[int(s) if float(s).is_integer() else float(s) for s in model.stride.tolist()]}")
+        print(
+            "outputs: " + ", ".join(f"{o.tap or ir.nodes[o.node].index} ({ir.port(o).channels} ch, stride {ir.port(o).stride})" for o in ir.outputs)
+        )
+    print(f"{Path(report.path).stem}: {len(ir.nodes)} rows, {total:,} parameters, stride {_strides(model.stride.tolist())}")
     if fused_total is not None:
         print(f"fused: {fused_total:,} parameters")
     if a.save:
         print(f"saved state_dict to {a.save}")
     return EXIT_OK
+
+
+def _strides(values: list[float]) -> list[int | float]:
+    return [int(s) if float(s).is_integer() else float(s) for s in values]
 
 
 def _collect(paths: Sequence[str]) -> list[str]:
@@ -203,8 +217,12 @@ def _validate_one(args: tuple[str, list[str], bool, Limits]) -> Result:
 
 
 def _internal(path: str, e: BaseException) -> Diagnostic:
-    return Diagnostic("YN901", f"internal error while validating: {type(e).__name__}: {e}"[:500], Span.unknown(path),
-                      help="this is a bug in yamlnet or in a block; please report it with the spec that caused it")
+    return Diagnostic(
+        "YN901",
+        f"internal error while validating: {type(e).__name__}: {e}"[:500],
+        Span.unknown(path),
+        help="this is a bug in yamlnet or in a block; please report it with the spec that caused it",
+    )
 
 
 def _use_color(stream: Any) -> bool:
@@ -245,8 +263,10 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if a.format == "json":
         print(json.dumps(all_json[0]["diagnostics"] if len(all_json) == 1 else all_json, indent=2))
     elif len(results) > 1:
-        print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed ({totals[0]} errors, {totals[1]} warnings)"
-              + (" (warnings count as errors: --strict)" if a.strict else ""))
+        print(
+            f"{len(results)} files: {len(results) - failed} ok, {failed} failed ({totals[0]} errors, {totals[1]} warnings)"
+            + (" (warnings count as errors: --strict)" if a.strict else "")
+        )
     return EXIT_ERRORS if failed else EXIT_OK
 
 
@@ -343,8 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:  # never a traceback for the user; the code says it is ours
-        d = Diagnostic("YN901", f"internal error: {type(e).__name__}: {e}", Span.unknown(getattr(a, "spec", "<cli>")),
-                       help="this is a bug in yamlnet or in a block; please report it with the spec (set YAMLNET_DEBUG=1 for the traceback)")
+        d = Diagnostic(
+            "YN901",
+            f"internal error: {type(e).__name__}: {e}",
+            Span.unknown(getattr(a, "spec", "<cli>")),
+            help="this is a bug in yamlnet or in a block; please report it with the spec (set YAMLNET_DEBUG=1 for the traceback)",
+        )
         if os.environ.get("YAMLNET_DEBUG"):
             raise
         _print_diags([d], None)

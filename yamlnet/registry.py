@@ -68,7 +68,10 @@ class Arg:
 
 
 WEIGHTS_ARG = Arg(
-    "weights", "bool|str|none", default=False, fill=FILL_WEIGHTS,
+    "weights",
+    "bool|str|none",
+    default=False,
+    fill=FILL_WEIGHTS,
     doc="pretrained weights: False/None for none, or a local checkpoint file that the compiler loads (weights_only=True)",
 )
 

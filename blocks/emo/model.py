@@ -12,8 +12,8 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-import torch.nn.utils.fusion
 import torch.nn.functional as F
+import torch.nn.utils.fusion
 from einops import rearrange, reduce
 from timm.layers import DropPath
 from torch import nn
@@ -109,7 +109,7 @@ class ConvNormAct(nn.Module):
         y = self.act(self.norm(self.conv(x)))
         return x + self.drop_path(y) if self.has_skip else y
 
-    def fuse(self) -> "ConvNormAct":
+    def fuse(self) -> ConvNormAct:
         """Deploy form: fold a BatchNorm into the convolution (other norms stay)."""
         if type(self.norm) is nn.BatchNorm2d:
             self.conv = torch.nn.utils.fusion.fuse_conv_bn_eval(self.conv.eval(), self.norm.eval())

@@ -70,8 +70,9 @@ def _entry(model_name: str) -> dict[str, Any]:
     if entry is None:
         close = difflib.get_close_matches(model_name, list(models), n=3, cutoff=0.7)
         hint = f"did you mean {' or '.join(f'`{c}`' for c in close)}? " if close else ""
-        raise ValueError(f"timm model `{model_name}` is not in feature_info.json ({len(models)} models are); "
-                         f"{hint}{_ADD_HINT.format(name=model_name)}")
+        raise ValueError(
+            f"timm model `{model_name}` is not in feature_info.json ({len(models)} models are); {hint}{_ADD_HINT.format(name=model_name)}"
+        )
     if "unsupported" in entry:
         raise ValueError(f"timm model `{model_name}` cannot be a backbone: {entry['unsupported']}")
     return entry
@@ -105,8 +106,9 @@ def timm_taps(model_name: str, out_indices: Sequence[int] | None = None) -> tupl
     features = entry["features"]
     chosen = entry["out_indices"] if out_indices is None else normalise_out_indices(out_indices, len(features), model_name)
     selected = [features[i] for i in chosen]
-    return tuple(TapDecl(tap_name(int(selected[p][1])), int(selected[p][0]), int(selected[p][1]))
-                 for p in keep_last_per_tap([r for _, r in selected]))
+    return tuple(
+        TapDecl(tap_name(int(selected[p][1])), int(selected[p][0]), int(selected[p][1])) for p in keep_last_per_tap([r for _, r in selected])
+    )
 
 
 def _size_multiple(model_name: str) -> int:
@@ -116,17 +118,24 @@ def _size_multiple(model_name: str) -> int:
 
 # ---------------------------------------------------------------------------------------------------------
 
-_WEIGHTS = replace(WEIGHTS_ARG, doc="False/None for random weights, or a local state_dict file (e.g. a timm checkpoint saved with torch.save); "
-                   "nothing is ever downloaded")
-_OUT_INDICES = Arg("out_indices", "list|none", default=None,
-                   doc="which of timm's features to return (indices into feature_info; negative count from the end); None for timm's default")
+_WEIGHTS = replace(
+    WEIGHTS_ARG,
+    doc="False/None for random weights, or a local state_dict file (e.g. a timm checkpoint saved with torch.save); nothing is ever downloaded",
+)
+_OUT_INDICES = Arg(
+    "out_indices",
+    "list|none",
+    default=None,
+    doc="which of timm's features to return (indices into feature_info; negative count from the end); None for timm's default",
+)
 
 
 def _check(model_name: str) -> Any:
     def prepare(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
         if args.get("weights") is True:
-            raise ValueError("weights True means timm's pretrained download, which yamlnet never does; "
-                             "give the path of a local weights file, or False")
+            raise ValueError(
+                "weights True means timm's pretrained download, which yamlnet never does; give the path of a local weights file, or False"
+            )
         name = model_name or args["model_name"]
         entry = _entry(name)
         if args.get("out_indices") is not None:
@@ -160,7 +169,7 @@ declare(
     prepare=_check(""),
     role="backbone",
     doc="any timm model with features_only=True (pretrained=False; a local weights file is loaded by the compiler); "
-        "taps P{log2 reduction} from the recorded feature_info",
+    "taps P{log2 reduction} from the recorded feature_info",
 )
 
 

@@ -63,7 +63,7 @@ def write(models: dict[str, dict[str, Any]], path: Path = FEATURE_INFO_FILE) -> 
     lines = [f"    {json.dumps(k)}: {json.dumps(v, separators=(', ', ': '))}" for k, v in sorted(models.items())]
     header = {
         "about": "timm feature_info per model (features: [channels, reduction] of every feature; out_indices: timm's default), "
-                 "written by blocks/timm_backbones/generate_feature_info.py on the meta device; do not edit by hand",
+        "written by blocks/timm_backbones/generate_feature_info.py on the meta device; do not edit by hand",
         "timm_version": timm.__version__,
     }
     text = "{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in header.items())

@@ -53,8 +53,10 @@ def create_features(model_name: str, out_indices: Sequence[int] | None = None) -
         except TypeError as e:  # the model's constructor does not take this option: try the next one
             last = e
         except (RuntimeError, AssertionError, NotImplementedError, KeyError) as e:
-            raise ValueError(f"timm cannot create `{model_name}` with features_only=True ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                             "pick a model with hierarchical features (a CNN, convnext_*, swin_*, ...)") from None
+            raise ValueError(
+                f"timm cannot create `{model_name}` with features_only=True ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                "pick a model with hierarchical features (a CNN, convnext_*, swin_*, ...)"
+            ) from None
     raise ValueError(f"timm cannot create `{model_name}` with features_only=True ({last})")
 
 

@@ -35,7 +35,9 @@ def _transpose_stride(args: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(_first(args["stride"])))
 
 
-IN_CHANNELS = Arg("in_channels", "int|none", check=CHECK_C1, doc="input channels as the YAML states them; checked against what arrives (None: take them)")
+IN_CHANNELS = Arg(
+    "in_channels", "int|none", check=CHECK_C1, doc="input channels as the YAML states them; checked against what arrives (None: take them)"
+)
 KERNEL = Arg("kernel_size", "int|list", doc="kernel size")
 
 declare(

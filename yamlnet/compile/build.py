@@ -54,7 +54,9 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
             try:
                 reports.append(load_into(modules[pos], _resolve_weights_path(ir, node.weights), target=node.label))
             except WeightsError as e:
-                diags.append(Diagnostic("YN511", str(e), node.row.span, help="give the path of a state_dict saved with torch.save, or False for none"))
+                diags.append(
+                    Diagnostic("YN511", str(e), node.row.span, help="give the path of a state_dict saved with torch.save, or False for none")
+                )
     if diags:
         raise SpecError(diags, ir.spec.source)
 
@@ -81,6 +83,8 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
         try:
             rep = load_into(model, weights, target="model")
         except WeightsError as e:
-            raise SpecError([Diagnostic("YN511", str(e), ir.spec.span_of("backbone"), help="give a state_dict saved from a model of this spec")], ir.spec.source) from None
+            raise SpecError(
+                [Diagnostic("YN511", str(e), ir.spec.span_of("backbone"), help="give a state_dict saved from a model of this spec")], ir.spec.source
+            ) from None
         model.load_reports.append(rep)
     return model

@@ -11,9 +11,7 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_default_activation: contextvars.ContextVar[Callable[[], Any] | None] = contextvars.ContextVar(
-    "yamlnet_default_activation", default=None
-)
+_default_activation: contextvars.ContextVar[Callable[[], Any] | None] = contextvars.ContextVar("yamlnet_default_activation", default=None)
 
 
 def default_activation() -> Callable[[], Any] | None:

@@ -32,16 +32,56 @@ from .instantiate import activation_factory, instantiate_node
 
 # In-place tensor methods that only write values: on a meta tensor they can be skipped during construction.
 _VALUE_ONLY_INPLACE = (
-    "uniform_", "normal_", "zero_", "fill_", "erfinv_", "clamp_", "clamp_min_", "clamp_max_", "mul_", "add_", "sub_",
-    "div_", "copy_", "exponential_", "bernoulli_", "random_", "log_normal_", "cauchy_", "geometric_", "fill_diagonal_",
-    "abs_", "sqrt_", "neg_", "exp_", "log_", "masked_fill_", "index_fill_",
+    "uniform_",
+    "normal_",
+    "zero_",
+    "fill_",
+    "erfinv_",
+    "clamp_",
+    "clamp_min_",
+    "clamp_max_",
+    "mul_",
+    "add_",
+    "sub_",
+    "div_",
+    "copy_",
+    "exponential_",
+    "bernoulli_",
+    "random_",
+    "log_normal_",
+    "cauchy_",
+    "geometric_",
+    "fill_diagonal_",
+    "abs_",
+    "sqrt_",
+    "neg_",
+    "exp_",
+    "log_",
+    "masked_fill_",
+    "index_fill_",
 )
 _SKIP = {getattr(torch.Tensor, n) for n in _VALUE_ONLY_INPLACE if hasattr(torch.Tensor, n)}
 # nn.init's initialisers fill their first argument in place and return it (inside them the mode is off)
-_SKIP |= {getattr(nn.init, n) for n in (
-    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_",
-    "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
-) if hasattr(nn.init, n)}
+_SKIP |= {
+    getattr(nn.init, n)
+    for n in (
+        "uniform_",
+        "normal_",
+        "trunc_normal_",
+        "constant_",
+        "ones_",
+        "zeros_",
+        "eye_",
+        "dirac_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "orthogonal_",
+        "sparse_",
+    )
+    if hasattr(nn.init, n)
+}
 
 
 def _constructors() -> set[Any]:
@@ -97,9 +137,15 @@ def meta_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
             try:
                 modules[pos] = instantiate_node(node)
             except Exception as e:  # the block refused its arguments: a diagnostic on its row, never a traceback
-                diags.append(Diagnostic("YN405", f"{node.label} cannot be built: {_one_line(e)}", node.row.span,
-                                        help="check this row's arguments against the block's reference (`yamlnet blocks "
-                                             f"{node.decl.name}`); the block's declaration accepted them, its constructor did not"))
+                diags.append(
+                    Diagnostic(
+                        "YN405",
+                        f"{node.label} cannot be built: {_one_line(e)}",
+                        node.row.span,
+                        help="check this row's arguments against the block's reference (`yamlnet blocks "
+                        f"{node.decl.name}`); the block's declaration accepted them, its constructor did not",
+                    )
+                )
     return modules, diags
 
 
@@ -138,9 +184,15 @@ def check_params(ir: IR, limits: Limits = DEFAULT_LIMITS, params: dict[int, int]
         return []
     pos = max(params, key=lambda p: params[p])
     node = ir.nodes[pos]
-    return [Diagnostic("YN507", f"the model has {total:,} parameters; the limit is {limits.params:,}", node.row.span,
-                       label=f"the largest row: {params[pos]:,} parameters",
-                       help="check the channel arguments and width_multiple; raise the limit with --max-params if this size is intended")]
+    return [
+        Diagnostic(
+            "YN507",
+            f"the model has {total:,} parameters; the limit is {limits.params:,}",
+            node.row.span,
+            label=f"the largest row: {params[pos]:,} parameters",
+            help="check the channel arguments and width_multiple; raise the limit with --max-params if this size is intended",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -163,7 +215,7 @@ def _layernorm(m: nn.LayerNorm) -> Any:
     shape = tuple(m.normalized_shape)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[x.dim() - len(shape):]) != shape:
+        if tuple(x.shape[x.dim() - len(shape) :]) != shape:
             raise RuntimeError(f"LayerNorm over {list(shape)} got an input of shape {tuple(x.shape)}")
         return x
 
@@ -202,8 +254,24 @@ def _passthrough(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
 
 
 _SHAPE_PRESERVING = (
-    nn.SiLU, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Mish, nn.ELU, nn.SELU,
-    nn.CELU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.Softplus, nn.Dropout, nn.Dropout2d, nn.Hardtanh,
+    nn.SiLU,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.GELU,
+    nn.Mish,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Identity,
+    nn.Softplus,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Hardtanh,
 )
 
 
@@ -292,12 +360,12 @@ def _cat(tensors: Any, dim: int = 0, **kw: Any) -> Any:
         return None
     d = dim % n
     first = tuple(ts[0].shape)
-    if any(tuple(t.shape[:d]) != first[:d] or tuple(t.shape[d + 1:]) != first[d + 1:] for t in ts):
+    if any(tuple(t.shape[:d]) != first[:d] or tuple(t.shape[d + 1 :]) != first[d + 1 :] for t in ts):
         return None
     dtype = ts[0].dtype
     for t in ts[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
-    return torch.empty(first[:d] + (sum(int(t.shape[d]) for t in ts),) + first[d + 1:], dtype=dtype, device="meta")
+    return torch.empty(first[:d] + (sum(int(t.shape[d]) for t in ts),) + first[d + 1 :], dtype=dtype, device="meta")
 
 
 def _stack(tensors: Any, dim: int = 0, **kw: Any) -> Any:
@@ -330,7 +398,7 @@ def _layer_norm(x: Any, normalized_shape: Any, *rest: Any, **kw: Any) -> Any:
     if not isinstance(x, torch.Tensor) or not x.is_meta:
         return None
     shape = tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple, torch.Size)) else (normalized_shape,)
-    if tuple(x.shape[x.dim() - len(shape):]) != shape:
+    if tuple(x.shape[x.dim() - len(shape) :]) != shape:
         return None
     return _unary(x)
 
@@ -385,8 +453,9 @@ def _pair(v: Any) -> tuple[int, int] | None:
     return None
 
 
-def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
-                return_indices: bool = False) -> Any:
+def _max_pool2d(
+    x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False
+) -> Any:
     if return_indices or not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() != 4:
         return None
     k, s, p, d = _pair(kernel_size), _pair(kernel_size if stride is None or stride == [] else stride), _pair(padding), _pair(dilation)
@@ -398,8 +467,15 @@ def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, 
     return torch.empty((x.shape[0], x.shape[1], hw[0], hw[1]), dtype=x.dtype, device="meta")
 
 
-def _interpolate(x: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest", align_corners: Any = None,
-                 recompute_scale_factor: Any = None, antialias: bool = False) -> Any:
+def _interpolate(
+    x: Any,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: Any = None,
+    recompute_scale_factor: Any = None,
+    antialias: bool = False,
+) -> Any:
     if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() != 4 or not x.dtype.is_floating_point:
         return None
     if size is not None and scale_factor is None:
@@ -492,8 +568,14 @@ def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
             try:
                 m.bind_strides([float(s) for s in node.in_strides if s is not None])
             except Exception as e:
-                diags.append(Diagnostic("YN405", f"{node.label} cannot be set up for strides {[str(s) for s in node.in_strides]}: {_one_line(e)}",
-                                        node.row.span, help="give the head one input per level, in increasing stride"))
+                diags.append(
+                    Diagnostic(
+                        "YN405",
+                        f"{node.label} cannot be set up for strides {[str(s) for s in node.in_strides]}: {_one_line(e)}",
+                        node.row.span,
+                        help="give the head one input per level, in increasing stride",
+                    )
+                )
     _LAST[:] = [weakref.ref(ir), modules, diags]
     return modules, diags
 
@@ -538,13 +620,24 @@ def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS) -> 
                 out = modules[pos](ins[0] if node.decl.inputs == "one" else ins)
             except _TapError as e:
                 src = e.node
-                diags.append(Diagnostic("YN306", f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns "
-                                        f"{_describe(e.out)}", src.row.span,
-                                        help="the block's declaration disagrees with its implementation; fix the declaration's taps"))
+                diags.append(
+                    Diagnostic(
+                        "YN306",
+                        f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns {_describe(e.out)}",
+                        src.row.span,
+                        help="the block's declaration disagrees with its implementation; fix the declaration's taps",
+                    )
+                )
                 return shapes, diags
             except Exception as e:  # any failure of a block becomes a diagnostic on its row
-                diags.append(Diagnostic("YN405", f"at input {label}, {node.label} fails: {_one_line(e)}", node.row.span,
-                                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels"))
+                diags.append(
+                    Diagnostic(
+                        "YN405",
+                        f"at input {label}, {node.label} fails: {_one_line(e)}",
+                        node.row.span,
+                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels",
+                    )
+                )
                 return shapes, diags
             env[PortRef(pos)] = out
             shapes[pos] = _shape_of(out)
@@ -579,8 +672,14 @@ def _compare(ir: IR, node: Node, ins: list[Any], out: Any) -> list[Diagnostic]:
             continue
         what = f"tap {name}" if node.multi else "its output"
         if port.channels is not None and t.shape[1] != port.channels:
-            diags.append(Diagnostic("YN306", f"{node.label}: {what} is declared with {port.channels} channels but has {t.shape[1]}", node.row.span,
-                                    help="the block's declaration disagrees with its implementation; fix the declaration's channels"))
+            diags.append(
+                Diagnostic(
+                    "YN306",
+                    f"{node.label}: {what} is declared with {port.channels} channels but has {t.shape[1]}",
+                    node.row.span,
+                    help="the block's declaration disagrees with its implementation; fix the declaration's channels",
+                )
+            )
             continue
         # torch's own layers are declared from their documented arithmetic (padding may shift sizes at small
         # inputs); for other blocks, an output size that a different stride explains is a declaration error
@@ -592,9 +691,14 @@ def _compare(ir: IR, node: Node, ins: list[Any], out: Any) -> list[Diagnostic]:
             if h_out > 0 and h_in > 0 and abs(h_out - expected) > 2:
                 apparent = h_in / h_out
                 if max(apparent / float(rel), float(rel) / apparent) > 1.5:
-                    diags.append(Diagnostic(
-                        "YN306", f"{node.label}: {what} is declared at stride {_frac(rel)} of its input but the block turns {h_in} rows into {h_out}",
-                        node.row.span, help="the block's declaration disagrees with its implementation; fix the declaration's stride"))
+                    diags.append(
+                        Diagnostic(
+                            "YN306",
+                            f"{node.label}: {what} is declared at stride {_frac(rel)} of its input but the block turns {h_in} rows into {h_out}",
+                            node.row.span,
+                            help="the block's declaration disagrees with its implementation; fix the declaration's stride",
+                        )
+                    )
     return diags
 
 

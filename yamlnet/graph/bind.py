@@ -55,8 +55,15 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
     given = list(row.args)
     if len(given) > len(yaml_args):
         extra_span = row.arg_spans[len(yaml_args)] if len(row.arg_spans) > len(yaml_args) else row.args_span
-        diags.append(Diagnostic("YN106", f"{decl.name} takes {_count(len(yaml_args))}, the row gives {len(given)}", extra_span,
-                                label="unexpected argument", help=f"the arguments are {signature(decl)}"))
+        diags.append(
+            Diagnostic(
+                "YN106",
+                f"{decl.name} takes {_count(len(yaml_args))}, the row gives {len(given)}",
+                extra_span,
+                label="unexpected argument",
+                help=f"the arguments are {signature(decl)}",
+            )
+        )
         return None, diags
     values: dict[str, Any] = {}
     for i, a in enumerate(yaml_args):
@@ -64,13 +71,18 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
             v = given[i]
             span = row.arg_spans[i] if i < len(row.arg_spans) else row.args_span
             if not type_ok(v, a.type):
-                diags.append(Diagnostic("YN107", f"{decl.name} argument `{a.name}` must be {_type_words(a.type)}, not {v!r}", span,
-                                        help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else "")))
+                diags.append(
+                    Diagnostic(
+                        "YN107",
+                        f"{decl.name} argument `{a.name}` must be {_type_words(a.type)}, not {v!r}",
+                        span,
+                        help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else ""),
+                    )
+                )
                 continue
             values[a.name] = v
         elif a.default is REQUIRED:
-            diags.append(Diagnostic("YN106", f"{decl.name} needs argument `{a.name}`", row.args_span,
-                                    help=f"the arguments are {signature(decl)}"))
+            diags.append(Diagnostic("YN106", f"{decl.name} needs argument `{a.name}`", row.args_span, help=f"the arguments are {signature(decl)}"))
         else:
             values[a.name] = a.default
     if diags:
@@ -90,8 +102,15 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
             c1 = c_in[0] if c_in else spec.ch
             v = values.get(a.name)
             if v is not None and v != c1:
-                diags.append(Diagnostic("YN301", f"{decl.name} says `{a.name}` is {v}, but {c1} channels arrive", arg_span(row, decl, a.name),
-                                        label=f"{c1} channels arrive here", help=f"write {c1} (or None to take the arriving channels)"))
+                diags.append(
+                    Diagnostic(
+                        "YN301",
+                        f"{decl.name} says `{a.name}` is {v}, but {c1} channels arrive",
+                        arg_span(row, decl, a.name),
+                        label=f"{c1} channels arrive here",
+                        help=f"write {c1} (or None to take the arriving channels)",
+                    )
+                )
             bound[a.name] = c1
         else:
             v = values[a.name]
@@ -124,8 +143,15 @@ def _count(k: int) -> str:
 
 
 def _type_words(t: str) -> str:
-    words = {"int": "a whole number", "float": "a number", "bool": "True or False", "str": "a string", "list": "a list",
-             "none": "None", "any": "any value"}
+    words = {
+        "int": "a whole number",
+        "float": "a number",
+        "bool": "True or False",
+        "str": "a string",
+        "list": "a list",
+        "none": "None",
+        "any": "any value",
+    }
     return " or ".join(words.get(x.strip(), x) for x in t.split("|"))
 
 

@@ -22,10 +22,16 @@ def _fmt(s: Fraction | None) -> str:
 
 def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     decl, row = node.decl, node.row
-    for name, port in ([("output", node.out)] + list(node.taps.items())):
+    for name, port in [("output", node.out)] + list(node.taps.items()):
         if port.channels is not None and not 1 <= port.channels <= limits.channels:
-            diags.append(Diagnostic("YN304", f"{node.label} would have {port.channels:,} channels at its {name}", row.args_span,
-                                    help=f"channels must be between 1 and {limits.channels:,}; check the channel argument and width_multiple"))
+            diags.append(
+                Diagnostic(
+                    "YN304",
+                    f"{node.label} would have {port.channels:,} channels at its {name}",
+                    row.args_span,
+                    help=f"channels must be between 1 and {limits.channels:,}; check the channel argument and width_multiple",
+                )
+            )
             node.ok = False
     if node.ok:
         _check_groups(node, diags)
@@ -96,18 +102,30 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
             continue
         span = arg_span(node.row, decl, name)
         if g < 1:
-            diags.append(Diagnostic("YN303", f"{node.label}: `{name}` is {g}; groups must be >= 1", span,
-                                    help=f"write `{name}` = 1 (no groups) or a divisor of the channels"))
+            diags.append(
+                Diagnostic(
+                    "YN303",
+                    f"{node.label}: `{name}` is {g}; groups must be >= 1",
+                    span,
+                    help=f"write `{name}` = 1 (no groups) or a divisor of the channels",
+                )
+            )
             node.ok = False
             return
         rule = GROUP_RULES.get(decl.name, lambda c1, c2, b: [("the input channels", c1), ("the output channels", c2)])
         for what, c in rule(c1, c2, b):
             if c % g:
                 ok = _divisors(math.gcd(*(cc for _, cc in rule(c1, c2, b))) if rule(c1, c2, b) else c)
-                diags.append(Diagnostic(
-                    "YN303", f"{node.label}: {name}={g} does not divide {what} ({c})", span,
-                    label=f"{c} channels cannot be split into {g} groups",
-                    help=f"use {name} = one of {_list(ok)}" + (" (a divisor of every channel count it splits)" if len(rule(c1, c2, b)) > 1 else "")))
+                diags.append(
+                    Diagnostic(
+                        "YN303",
+                        f"{node.label}: {name}={g} does not divide {what} ({c})",
+                        span,
+                        label=f"{c} channels cannot be split into {g} groups",
+                        help=f"use {name} = one of {_list(ok)}"
+                        + (" (a divisor of every channel count it splits)" if len(rule(c1, c2, b)) > 1 else ""),
+                    )
+                )
                 node.ok = False
                 return
     heads: list[tuple[int, str, int, Any]] = [(h, what, c, node.row.args_span) for h, what, c in HEAD_RULES.get(decl.name, lambda *a: [])(c1, c2, b)]
@@ -116,14 +134,25 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
         if h is None:
             continue
         dim = next((_int(b.get(d)) for d in DIM_ARGS if _int(b.get(d)) is not None), None)
-        heads.append((h, f"`{next(d for d in DIM_ARGS if _int(b.get(d)) is not None)}`" if dim is not None else "the output channels",
-                      dim if dim is not None else c2, arg_span(node.row, decl, name)))
+        heads.append(
+            (
+                h,
+                f"`{next(d for d in DIM_ARGS if _int(b.get(d)) is not None)}`" if dim is not None else "the output channels",
+                dim if dim is not None else c2,
+                arg_span(node.row, decl, name),
+            )
+        )
     for h, what, c, span in heads:
         if h < 1 or c % h:
-            diags.append(Diagnostic(
-                "YN303", f"{node.label}: {h} attention heads do not divide {what} ({c})", span,
-                label=f"{c} channels cannot be split into {h} heads",
-                help=f"make {what} a multiple of {h}" + (f", e.g. {max(h, c - c % h)} or {c - c % h + h}" if h >= 1 else "")))
+            diags.append(
+                Diagnostic(
+                    "YN303",
+                    f"{node.label}: {h} attention heads do not divide {what} ({c})",
+                    span,
+                    label=f"{c} channels cannot be split into {h} heads",
+                    help=f"make {what} a multiple of {h}" + (f", e.g. {max(h, c - c % h)} or {c - c % h + h}" if h >= 1 else ""),
+                )
+            )
             node.ok = False
             return
 
@@ -149,11 +178,16 @@ def _check_join(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
         if s == ref or s is None or ref is None:
             continue
         fixes.append(_fix_for(ir, node, p, s, ref))
-    diags.append(Diagnostic(
-        "YN402", f"{node.decl.name} joins feature maps of different strides", node.row.from_span,
-        label="; ".join(parts),
-        notes=(f"all inputs of {node.decl.name} must have one spatial size; the first input has stride {_fmt(ref)}",),
-        help="; ".join(fixes)))
+    diags.append(
+        Diagnostic(
+            "YN402",
+            f"{node.decl.name} joins feature maps of different strides",
+            node.row.from_span,
+            label="; ".join(parts),
+            notes=(f"all inputs of {node.decl.name} must have one spatial size; the first input has stride {_fmt(ref)}",),
+            help="; ".join(fixes),
+        )
+    )
     node.ok = False
 
 
@@ -217,24 +251,41 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
 
     nc = node.bound.get("nc")
     if "nc" in node.bound and (_int(nc) is None or nc < 1):
-        diags.append(Diagnostic("YN107", f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}",
-                                arg_span(node.row, node.decl, "nc"),
-                                help="write `nc` (the spec's number of classes) or a number such as 80"))
+        diags.append(
+            Diagnostic(
+                "YN107",
+                f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}",
+                arg_span(node.row, node.decl, "nc"),
+                help="write `nc` (the spec's number of classes) or a number such as 80",
+            )
+        )
         node.ok = False
     names = [a.name for a in node.decl.yaml_args()]
     raw = node.row.args[names.index("anchors")] if "anchors" in names and names.index("anchors") < len(node.row.args) else None
     if isinstance(raw, (list, tuple)):  # an int is a count of anchors per level (placeholder sizes)
         problem = _anchor_problem(raw)
         if problem:
-            diags.append(Diagnostic("YN302", f"{node.decl.name}: {problem}", arg_span(node.row, node.decl, "anchors"),
-                                    help="anchors are one list per level of w,h pairs, "
-                                         "e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]"))
+            diags.append(
+                Diagnostic(
+                    "YN302",
+                    f"{node.decl.name}: {problem}",
+                    arg_span(node.row, node.decl, "anchors"),
+                    help="anchors are one list per level of w,h pairs, "
+                    "e.g. [[10,13, 16,30, 33,23], [30,61, 62,45, 59,119], [116,90, 156,198, 373,326]]",
+                )
+            )
             node.ok = False
             return
     if isinstance(anchors, (list, tuple)) and len(anchors) != len(node.inputs):
-        diags.append(Diagnostic("YN302", f"{node.decl.name} has {len(node.inputs)} inputs but {len(anchors)} anchor levels", node.row.from_span,
-                                help="give one input per anchor level (or one anchor level per input in `anchors:`)",
-                                notes=(f"anchors are defined at line {spec.span_of('anchors').line}",) if "anchors" in spec.spans else ()))
+        diags.append(
+            Diagnostic(
+                "YN302",
+                f"{node.decl.name} has {len(node.inputs)} inputs but {len(anchors)} anchor levels",
+                node.row.from_span,
+                help="give one input per anchor level (or one anchor level per input in `anchors:`)",
+                notes=(f"anchors are defined at line {spec.span_of('anchors').line}",) if "anchors" in spec.spans else (),
+            )
+        )
         node.ok = False
     if None in strides:
         return
@@ -242,9 +293,16 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
         if not strides[i] > strides[i - 1]:  # type: ignore[operator]
             order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
             span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
-            diags.append(Diagnostic("YN403", f"{node.decl.name} inputs must go from small to large stride", span,
-                                    label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
-                                    notes=(order,), help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels"))
+            diags.append(
+                Diagnostic(
+                    "YN403",
+                    f"{node.decl.name} inputs must go from small to large stride",
+                    span,
+                    label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
+                    notes=(order,),
+                    help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels",
+                )
+            )
             node.ok = False
             return
         if strides[i].denominator != 1:  # type: ignore[union-attr]
@@ -258,8 +316,15 @@ def check_graph(ir: IR, diags: list[Diagnostic]) -> None:
         if pos in outputs or not node.ok:
             continue
         if not ir.consumers(pos):
-            diags.append(Diagnostic("YN206", f"nothing uses the output of {node.label}", node.row.span, severity="warning",
-                                    help="reference it from a later row's `from`, or remove the row"))
+            diags.append(
+                Diagnostic(
+                    "YN206",
+                    f"nothing uses the output of {node.label}",
+                    node.row.span,
+                    severity="warning",
+                    help="reference it from a later row's `from`, or remove the row",
+                )
+            )
     check_weights(ir, diags)
 
 
@@ -295,6 +360,13 @@ def check_weights(ir: IR, diags: list[Diagnostic]) -> None:
             span = node.row.span
             if weights_arg(node.decl, node.bound) == w:
                 span = arg_span(node.row, node.decl, next(a.name for a in node.decl.args if a.fill == "weights"))
-            diags.append(Diagnostic("YN511", f"{node.label}: weights file `{w}` not found", span, severity="warning",
-                                    help="give the path of a state_dict file (relative to the spec or the working directory), or False for none; "
-                                         "`yamlnet build` fails without it"))
+            diags.append(
+                Diagnostic(
+                    "YN511",
+                    f"{node.label}: weights file `{w}` not found",
+                    span,
+                    severity="warning",
+                    help="give the path of a state_dict file (relative to the spec or the working directory), or False for none; "
+                    "`yamlnet build` fails without it",
+                )
+            )

@@ -82,7 +82,7 @@ class IR:
         return node.taps[ref.tap] if ref.tap is not None else node.out
 
     @property
-    def graph(self) -> "nx.MultiDiGraph":
+    def graph(self) -> nx.MultiDiGraph:
         """The IR as a networkx graph: nodes are rows (and INPUT), edges are tensors with their tap and slot.
         Derived from the nodes' inputs on demand, so the static checker never imports networkx."""
         import networkx as nx

@@ -78,6 +78,7 @@ def _report_forward_refs(ir: IR, diags: list[Diagnostic]) -> None:
     if not forward:
         return
     import networkx as nx  # only needed to name a cycle
+
     names = {n.row.name: pos for pos, n in ir.nodes.items() if n.row.name}
     shift = SEED_SLOTS - 1 if ir.numbering == "seeds" else 0
     g = nx.DiGraph()
@@ -101,11 +102,25 @@ def _report_forward_refs(ir: IR, diags: list[Diagnostic]) -> None:
             cycle = []
         if cycle and any(e[:2] == (src, dst) for e in cycle):
             path = " -> ".join(ir.nodes[e[0]].label if e[0] in ir.nodes else str(e[0]) for e in cycle) + f" -> {ir.nodes[cycle[0][0]].label}"
-            diags.append(Diagnostic("YN204", f"{node.label} is part of a cycle", ref.span, label=f"takes its input from {what}",
-                                    notes=(f"cycle: {path}",), help="a network is a chain of rows in order; make this row take an earlier row's output"))
+            diags.append(
+                Diagnostic(
+                    "YN204",
+                    f"{node.label} is part of a cycle",
+                    ref.span,
+                    label=f"takes its input from {what}",
+                    notes=(f"cycle: {path}",),
+                    help="a network is a chain of rows in order; make this row take an earlier row's output",
+                )
+            )
         else:
-            diags.append(Diagnostic("YN202", f"{node.label} takes its input from {what}, which comes later", ref.span,
-                                    help="a row can only use rows above it (YOLOv5 runs rows in order); move the row or change `from`"))
+            diags.append(
+                Diagnostic(
+                    "YN202",
+                    f"{node.label} takes its input from {what}, which comes later",
+                    ref.span,
+                    help="a row can only use rows above it (YOLOv5 runs rows in order); move the row or change `from`",
+                )
+            )
 
 
 def _index_help(ir: IR) -> str:
@@ -124,16 +139,23 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
     if ref.row_name is not None:
         if ref.row_name not in names:
             if ref.tap is None and ref.row_name.startswith("P") and ref.row_name[1:].isdigit():
-                diags.append(Diagnostic("YN208", f"`{ref.text}` names a tap but not the row that has it", ref.span,
-                                        help=f"write `<row>.{ref.row_name}`, e.g. `backbone.{ref.row_name}` or `0.{ref.row_name}`"))
+                diags.append(
+                    Diagnostic(
+                        "YN208",
+                        f"`{ref.text}` names a tap but not the row that has it",
+                        ref.span,
+                        help=f"write `<row>.{ref.row_name}`, e.g. `backbone.{ref.row_name}` or `0.{ref.row_name}`",
+                    )
+                )
                 return None
             known = ", ".join(sorted(names)) or "none (give a row `name:` to reference it)"
             diags.append(Diagnostic("YN208", f"no row is named `{ref.row_name}`", ref.span, help=f"named rows: {known}"))
             return None
         position = names[ref.row_name]
         if position == node.position:
-            diags.append(Diagnostic("YN203", f"{node.label} takes its input from itself", ref.span,
-                                    help="a row can only use rows above it; change `from`"))
+            diags.append(
+                Diagnostic("YN203", f"{node.label} takes its input from itself", ref.span, help="a row can only use rows above it; change `from`")
+            )
             return None
         if position > node.position:
             _forward(ir, node, position, ref, f"row `{ref.row_name}`")
@@ -144,8 +166,11 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
             return PortRef(INPUT)
         target = node.index + ref.index if ref.index < 0 else ref.index
         if target == node.index:
-            diags.append(Diagnostic("YN203", f"{node.label} takes its input from itself", ref.span,
-                                    help="use -1 for the previous row, or the index of an earlier row"))
+            diags.append(
+                Diagnostic(
+                    "YN203", f"{node.label} takes its input from itself", ref.span, help="use -1 for the previous row, or the index of an earlier row"
+                )
+            )
             return None
         if target < 0:
             diags.append(Diagnostic("YN201", f"`from: {ref.index}` points before the first row", ref.span, help=_index_help(ir)))
@@ -168,8 +193,14 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
         return None  # the source row already has an error
     if not src.multi:
         if ref.tap is not None:
-            diags.append(Diagnostic("YN205", f"{src.label} has one output; it has no tap `{ref.tap}`", ref.span,
-                                    help=f"write `{ref.text.split('.')[0]}` without a tap"))
+            diags.append(
+                Diagnostic(
+                    "YN205",
+                    f"{src.label} has one output; it has no tap `{ref.tap}`",
+                    ref.span,
+                    help=f"write `{ref.text.split('.')[0]}` without a tap",
+                )
+            )
             return None
         return PortRef(position)
     taps = src.taps
@@ -179,20 +210,32 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
             if port.stride == slot_stride:
                 return PortRef(position, name)
         k = slot_stride.bit_length() - 2
-        diags.append(Diagnostic("YN205", f"index {k} is the P{k + 1} slot (stride {slot_stride}) of {src.label}, which has no such tap", ref.span,
-                                label=f"{src.row.module} has taps {', '.join(taps)}",
-                                help=f"its taps are {listing}; by index: " + ", ".join(f"{int(p.stride).bit_length() - 2} = {k2}" for k2, p in taps.items() if p.stride)))
+        diags.append(
+            Diagnostic(
+                "YN205",
+                f"index {k} is the P{k + 1} slot (stride {slot_stride}) of {src.label}, which has no such tap",
+                ref.span,
+                label=f"{src.row.module} has taps {', '.join(taps)}",
+                help=f"its taps are {listing}; by index: "
+                + ", ".join(f"{int(p.stride).bit_length() - 2} = {k2}" for k2, p in taps.items() if p.stride),
+            )
+        )
         return None
     if ref.tap is None:
         if node.row.module == "Index":
             return PortRef(position)  # Index picks one of the outputs itself
         last = list(taps)[-1]
-        diags.append(Diagnostic("YN205", f"{src.label} has several outputs; name the tap to use", ref.span,
-                                help=f"write e.g. `{src.row.name or src.index}.{last}`; its taps are {listing}"))
+        diags.append(
+            Diagnostic(
+                "YN205",
+                f"{src.label} has several outputs; name the tap to use",
+                ref.span,
+                help=f"write e.g. `{src.row.name or src.index}.{last}`; its taps are {listing}",
+            )
+        )
         return None
     if ref.tap not in taps:
-        diags.append(Diagnostic("YN205", f"{src.label} has no tap `{ref.tap}`", ref.span,
-                                help=f"its taps are {listing}"))
+        diags.append(Diagnostic("YN205", f"{src.label} has no tap `{ref.tap}`", ref.span, help=f"its taps are {listing}"))
         return None
     return PortRef(position, ref.tap)
 
@@ -209,8 +252,14 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     node.c_in = [p.channels for p in ports]
     node.in_strides = [p.stride for p in ports]
     if decl.inputs == "one" and len(ports) != 1:
-        diags.append(Diagnostic("YN207", f"{decl.name} takes one input; `from` lists {len(ports)}", row.from_span,
-                                help="give one row index, or use Concat to join several"))
+        diags.append(
+            Diagnostic(
+                "YN207",
+                f"{decl.name} takes one input; `from` lists {len(ports)}",
+                row.from_span,
+                help="give one row index, or use Concat to join several",
+            )
+        )
         node.ok = False
         return
     n = scale_depth(row.number, spec.depth_multiple)
@@ -229,7 +278,9 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         try:
             bound = decl.prepare(bound, len(ports))
         except (ValueError, TypeError) as e:
-            diags.append(Diagnostic("YN107", f"{decl.name}: {e}", row.args_span, help="check the arguments against the block's reference (`yamlnet blocks`)"))
+            diags.append(
+                Diagnostic("YN107", f"{decl.name}: {e}", row.args_span, help="check the arguments against the block's reference (`yamlnet blocks`)")
+            )
             node.ok = False
             return
     node.bound = bound
@@ -250,22 +301,40 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
             s = decl.stride_of(bound)
             if n > 1 and decl.repeat == "sequential":
                 if c_out is not None and decl.inputs == "one" and c_out != c_in[0]:
-                    diags.append(Diagnostic("YN301", f"{decl.name} is repeated {n} times, but it turns {c_in[0]} channels into {c_out}", row.number_span,
-                                            label=f"copy 2 would receive {c_out} channels, built for {c_in[0]}",
-                                            notes=("YOLOv5 repeats a block as n identical copies, so each copy must keep the channel count",),
-                                            help=f"set number to 1 and add a row, or make the block keep {c_in[0]} channels"))
+                    diags.append(
+                        Diagnostic(
+                            "YN301",
+                            f"{decl.name} is repeated {n} times, but it turns {c_in[0]} channels into {c_out}",
+                            row.number_span,
+                            label=f"copy 2 would receive {c_out} channels, built for {c_in[0]}",
+                            notes=("YOLOv5 repeats a block as n identical copies, so each copy must keep the channel count",),
+                            help=f"set number to 1 and add a row, or make the block keep {c_in[0]} channels",
+                        )
+                    )
                     node.ok = False
                     return
-                s = s ** n  # every copy applies the block's stride
+                s = s**n  # every copy applies the block's stride
             node.out = Port(c_out, None if stride_in is None else stride_in * s)
     except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
-        diags.append(Diagnostic("YN107", f"{decl.name}: cannot work out its output from these arguments ({e})", row.args_span,
-                                help="check the arguments against the block's reference (`yamlnet blocks`)"))
+        diags.append(
+            Diagnostic(
+                "YN107",
+                f"{decl.name}: cannot work out its output from these arguments ({e})",
+                row.args_span,
+                help="check the arguments against the block's reference (`yamlnet blocks`)",
+            )
+        )
         node.ok = False
         return
     except Exception as e:  # a faulty declaration (a bug in a block, not in the spec): reported on the row, no traceback
-        diags.append(Diagnostic("YN901", f"the declaration of {decl.name} failed: {type(e).__name__}: {e}"[:300], row.span,
-                                help=f"this is a bug in the block's declaration ({decl.source or decl.impl}); please report it"))
+        diags.append(
+            Diagnostic(
+                "YN901",
+                f"the declaration of {decl.name} failed: {type(e).__name__}: {e}"[:300],
+                row.span,
+                help=f"this is a bug in the block's declaration ({decl.source or decl.impl}); please report it",
+            )
+        )
         node.ok = False
         return
     check_node(ir, node, limits, diags)
@@ -275,22 +344,35 @@ def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     """Ultralytics' `Index` row: [c, k] picks output k of a multi-output row; c is checked, not trusted."""
     row = node.row
     if len(node.inputs) != 1 or not ir.nodes.get(node.inputs[0].node) or not ir.nodes[node.inputs[0].node].multi:
-        diags.append(Diagnostic("YN207", "Index takes one multi-output row as its input", row.from_span,
-                                help="e.g. `[0, 1, Index, [128, 1]]` after a backbone in row 0"))
+        diags.append(
+            Diagnostic(
+                "YN207",
+                "Index takes one multi-output row as its input",
+                row.from_span,
+                help="e.g. `[0, 1, Index, [128, 1]]` after a backbone in row 0",
+            )
+        )
         node.ok = False
         return
     src = ir.nodes[node.inputs[0].node]
     if len(row.args) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in row.args):
-        diags.append(Diagnostic("YN106", "Index takes [channels, k]: the channels expected and the output to pick", row.args_span,
-                                help="e.g. `[0, 1, Index, [128, 1]]`"))
+        diags.append(
+            Diagnostic(
+                "YN106",
+                "Index takes [channels, k]: the channels expected and the output to pick",
+                row.args_span,
+                help="e.g. `[0, 1, Index, [128, 1]]`",
+            )
+        )
         node.ok = False
         return
     c, k = row.args
     taps = list(src.taps.items())
     if not -len(taps) <= k < len(taps):
         listing = ", ".join(f"{i} = {n} ({p.channels} ch, stride {p.stride})" for i, (n, p) in enumerate(taps))
-        diags.append(Diagnostic("YN205", f"{src.label} has {len(taps)} outputs; there is no output {k}", row.arg_spans[1],
-                                help=f"its outputs are {listing}"))
+        diags.append(
+            Diagnostic("YN205", f"{src.label} has {len(taps)} outputs; there is no output {k}", row.arg_spans[1], help=f"its outputs are {listing}")
+        )
         node.ok = False
         return
     name, port = taps[k]
@@ -299,8 +381,14 @@ def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     node.bound = {"index": k}
     node.out = Port(port.channels, port.stride)
     if c != port.channels:
-        diags.append(Diagnostic("YN305", f"Index says output {k} has {c} channels; {src.label}'s {name} has {port.channels}", row.arg_spans[0],
-                                help=f"write [{port.channels}, {k}]"))
+        diags.append(
+            Diagnostic(
+                "YN305",
+                f"Index says output {k} has {c} channels; {src.label}'s {name} has {port.channels}",
+                row.arg_spans[0],
+                help=f"write [{port.channels}, {k}]",
+            )
+        )
 
 
 def _set_outputs(ir: IR) -> None:

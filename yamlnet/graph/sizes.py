@@ -151,36 +151,55 @@ def _check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
     label = _fmt(hw)
     spec = ir.spec
     if not all(1 <= v <= limits.imgsz for v in hw):
-        diags.append(Diagnostic("YN507", f"input size {label} is outside 1..{limits.imgsz}", spec.span_of("backbone"),
-                                help="pass a size such as 640 or 640x384"))
+        diags.append(
+            Diagnostic(
+                "YN507", f"input size {label} is outside 1..{limits.imgsz}", spec.span_of("backbone"), help="pass a size such as 640 or 640x384"
+            )
+        )
         return diags
     sizes = propagate(ir, hw)
     for ref, s in sizes.items():
         if min(s) < 1 and ref.node >= 0:
             node = ir.nodes[ref.node]
-            diags.append(Diagnostic("YN404", f"at input {label}, {node.label} has no pixels left", node.row.span,
-                                    help=f"use a larger input size (at least {size_step(ir)})"))
+            diags.append(
+                Diagnostic(
+                    "YN404",
+                    f"at input {label}, {node.label} has no pixels left",
+                    node.row.span,
+                    help=f"use a larger input size (at least {size_step(ir)})",
+                )
+            )
             return diags
     for pos, m, arriving, why, s_in in _violations(ir, sizes):
         node = ir.nodes[pos]
         multiple = m * s_in
         axes = [axis for axis in (0, 1) if arriving[axis] % m]
         notes = [_nearest_note(ir, hw, axis) for axis in (axes if hw[0] != hw[1] else axes[:1])]
-        diags.append(Diagnostic(
-            "YN404", f"at input {label}, {node.label} gets {arriving[0]}x{arriving[1]}, not a multiple of {m}", node.row.span,
-            label=why,
-            notes=tuple(notes),
-            help=f"use an input size that is a multiple of {multiple} (stride {s_in} x {m}), e.g. {_suggest(ir, hw, axes)}"))
+        diags.append(
+            Diagnostic(
+                "YN404",
+                f"at input {label}, {node.label} gets {arriving[0]}x{arriving[1]}, not a multiple of {m}",
+                node.row.span,
+                label=why,
+                notes=tuple(notes),
+                help=f"use an input size that is a multiple of {multiple} (stride {s_in} x {m}), e.g. {_suggest(ir, hw, axes)}",
+            )
+        )
     for pos, got in _join_mismatches(ir, sizes)[:1]:  # later mismatches follow from the first
         node = ir.nodes[pos]
         axes = [axis for axis in (0, 1) if len({g[axis] for g in got}) > 1]
         parts = "; ".join(f"{_input(ir, p)} is {g[0]}x{g[1]}" for p, g in zip(node.inputs, got))
         notes = [_nearest_note(ir, hw, axis) for axis in (axes if hw[0] != hw[1] else axes[:1])]
-        diags.append(Diagnostic(
-            "YN404", f"at input {label}, the inputs of {node.label} arrive with different sizes", node.row.from_span,
-            label=parts,
-            notes=("rounding up at each stride-2 layer makes odd sizes drift apart", *notes),
-            help=f"use an input size that is a multiple of {size_step(ir)}, e.g. {_suggest(ir, hw, axes)}"))
+        diags.append(
+            Diagnostic(
+                "YN404",
+                f"at input {label}, the inputs of {node.label} arrive with different sizes",
+                node.row.from_span,
+                label=parts,
+                notes=("rounding up at each stride-2 layer makes odd sizes drift apart", *notes),
+                help=f"use an input size that is a multiple of {size_step(ir)}, e.g. {_suggest(ir, hw, axes)}",
+            )
+        )
     return diags
 
 

@@ -30,8 +30,9 @@ def _print_diags(facts: Any) -> None:
         print(file=sys.stderr)
 
 
-def render_file(spec: str | os.PathLike[str], output: str | os.PathLike[str], imgsz: str | int = 640, detail: bool = False,
-                limits: Limits | None = None) -> tuple[Any, str]:
+def render_file(
+    spec: str | os.PathLike[str], output: str | os.PathLike[str], imgsz: str | int = 640, detail: bool = False, limits: Limits | None = None
+) -> tuple[Any, str]:
     """Render `spec` to `output` (format from the suffix). Returns (facts, message); raises RenderError when no
     renderer writes the format (the DOT text is then written beside `output`) and ValueError for a bad suffix."""
     from ..spec.limits import DEFAULT_LIMITS
@@ -56,8 +57,11 @@ def render_file(spec: str | os.PathLike[str], output: str | os.PathLike[str], im
         dot_path = out.with_suffix(".dot")
         dot_path.write_text(source, encoding="utf-8")
         any_renderer = find_renderer()
-        why = (f".{fmt} needs the system Graphviz (`apt install graphviz`, `brew install graphviz`); "
-               f"{any_renderer.path} writes svg and png" if any_renderer else f"no Graphviz renderer found; {INSTALL_HINT}")
+        why = (
+            f".{fmt} needs the system Graphviz (`apt install graphviz`, `brew install graphviz`); {any_renderer.path} writes svg and png"
+            if any_renderer
+            else f"no Graphviz renderer found; {INSTALL_HINT}"
+        )
         raise RenderError(f"{why}. The diagram's DOT source is in {dot_path}")
     renderer.run(source, fmt, out)
     return facts, f"wrote {out} ({renderer.kind} renderer)"

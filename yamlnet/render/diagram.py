@@ -151,12 +151,14 @@ def _children_rows(module: Any, colspan: int) -> str:
     cells = []
     for name, child in kids[:12]:
         p = sum(x.numel() for x in child.parameters())
-        cells.append(f'<TR><TD ALIGN="LEFT"><FONT FACE="Courier" POINT-SIZE="8">{_e(name)}</FONT></TD>'
-                     f'<TD ALIGN="LEFT"><FONT POINT-SIZE="8">{_e(_describe(child))}</FONT></TD>'
-                     f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="8">{p:,}</FONT></TD></TR>')
+        cells.append(
+            f'<TR><TD ALIGN="LEFT"><FONT FACE="Courier" POINT-SIZE="8">{_e(name)}</FONT></TD>'
+            f'<TD ALIGN="LEFT"><FONT POINT-SIZE="8">{_e(_describe(child))}</FONT></TD>'
+            f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="8">{p:,}</FONT></TD></TR>'
+        )
     if len(kids) > 12:
         cells.append(f'<TR><TD COLSPAN="3" ALIGN="LEFT"><FONT POINT-SIZE="8">… {len(kids) - 12} more</FONT></TD></TR>')
-    inner = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" BGCOLOR="#ffffff">' + "".join(cells) + "</TABLE>")
+    inner = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" BGCOLOR="#ffffff">' + "".join(cells) + "</TABLE>"
     return f'<TR><TD COLSPAN="{colspan}" ALIGN="LEFT">{inner}</TD></TR>'
 
 
@@ -170,7 +172,7 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool, own: 
     if node.n > 1:
         title += f" <B>×{node.n}</B>"
     if node.row.name:
-        title += f'  <I>{_e(node.row.name)}</I>'
+        title += f"  <I>{_e(node.row.name)}</I>"
     rows = [f'<TR><TD COLSPAN="{span}" ALIGN="LEFT">{title}</TD></TR>']
     args = _wrap(key_args(node))
     if args:
@@ -200,16 +202,21 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool, own: 
         for name, port in taps:
             tf, tl = stride_colors(port.stride)
             shp = shape_text(facts.port_shape(PortRef(node.position, name)))
-            cells.append(f'<TD PORT="{_e(name)}" BORDER="1" CELLPADDING="4" COLOR="{tl}" BGCOLOR="{tf}"><B>{_e(name)}</B>'
-                         f'<BR/><FONT POINT-SIZE="9">{_e(shp)}<BR/>/{_e(stride_text(port.stride))}</FONT></TD>')
+            cells.append(
+                f'<TD PORT="{_e(name)}" BORDER="1" CELLPADDING="4" COLOR="{tl}" BGCOLOR="{tf}"><B>{_e(name)}</B>'
+                f'<BR/><FONT POINT-SIZE="9">{_e(shp)}<BR/>/{_e(stride_text(port.stride))}</FONT></TD>'
+            )
         rows.append("<TR>" + "".join(cells) + "</TR>")
     color = border or line
     width = "3" if border else "1"
     style = ' STYLE="dashed"' if not node.ok and not errs else ""
     if style:
         width = "2"
-    return (f'<<TABLE BORDER="{width}"{style} CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="{fill}" COLOR="{color}">'
-            + "".join(rows) + "</TABLE>>")
+    return (
+        f'<<TABLE BORDER="{width}"{style} CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="{fill}" COLOR="{color}">'
+        + "".join(rows)
+        + "</TABLE>>"
+    )
 
 
 def row_diagnostics(facts: Facts) -> dict[int, list[Diagnostic]]:
@@ -297,8 +304,10 @@ def _legend(levels: list[Fraction]) -> str:
     for s in levels:
         fill, line = stride_colors(s)
         tap = f"  P{int(math.log2(s))}" if s.denominator == 1 and s >= 1 and 2 ** int(math.log2(s)) == s else ""
-        rows.append(f'<TR><TD BGCOLOR="{fill}" COLOR="{line}" BORDER="1" WIDTH="18"> </TD>'
-                    f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">/{_e(stride_text(s))}{tap}</FONT></TD></TR>')
+        rows.append(
+            f'<TR><TD BGCOLOR="{fill}" COLOR="{line}" BORDER="1" WIDTH="18"> </TD>'
+            f'<TD ALIGN="LEFT"><FONT POINT-SIZE="9">/{_e(stride_text(s))}{tap}</FONT></TD></TR>'
+        )
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"
 
 
@@ -307,8 +316,19 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     g = graphviz.Digraph(facts.name, format="svg")
     # more room between ranks when edges fan out of a backbone's taps, so they bend clear of its bottom border
     multi = facts.ir is not None and any(n.multi for n in facts.ir.nodes.values())
-    g.attr("graph", rankdir="TB", fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.42" if multi else "0.25", newrank="true",
-           labelloc="t", label=_title(facts), bgcolor="white", pad="0.2")
+    g.attr(
+        "graph",
+        rankdir="TB",
+        fontname=FONT,
+        fontsize="12",
+        nodesep="0.3",
+        ranksep="0.42" if multi else "0.25",
+        newrank="true",
+        labelloc="t",
+        label=_title(facts),
+        bgcolor="white",
+        pad="0.2",
+    )
     g.attr("node", shape="plaintext", fontname=FONT, fontsize="10", margin="0")
     g.attr("edge", fontname=FONT, fontsize="8", arrowsize="0.6", penwidth="1.1")
     ir = facts.ir
@@ -316,10 +336,17 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     top.attr(rank="source")
     if ir is not None:
         c, h, w = ir.spec.ch, *facts.hw
-        top.node("input", f"input\n{c}×{h}×{w}", id="input", shape="box", style="rounded,filled", fillcolor="#f7f7f7", color="#888888",
-                 margin="0.12,0.04")
-        levels = sorted({s for n in ir.nodes.values() for s in ([p.stride for p in n.taps.values()] if n.multi else [n.out.stride])
-                         if s is not None and n.decl.role != "head"})
+        top.node(
+            "input", f"input\n{c}×{h}×{w}", id="input", shape="box", style="rounded,filled", fillcolor="#f7f7f7", color="#888888", margin="0.12,0.04"
+        )
+        levels = sorted(
+            {
+                s
+                for n in ir.nodes.values()
+                for s in ([p.stride for p in n.taps.values()] if n.multi else [n.out.stride])
+                if s is not None and n.decl.role != "head"
+            }
+        )
         if levels:
             top.node("legend", _legend(levels), id="legend")
     if facts.diagnostics and any(d.severity != "note" for d in facts.diagnostics):
@@ -327,8 +354,17 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
         text = "\\l".join(_note_lines(d) for d in shown[:15])
         if len(shown) > 15:
             text += f"\\l… and {len(shown) - 15} more (yamlnet validate lists them all)"
-        top.node("diagnostics", text + "\\l", shape="note", id="diagnostics", style="filled", fillcolor="#fff0f0",
-                 color=ERROR if any(d.severity == "error" for d in shown) else WARNING, fontcolor="#7a0000", fontsize="9")
+        top.node(
+            "diagnostics",
+            text + "\\l",
+            shape="note",
+            id="diagnostics",
+            style="filled",
+            fillcolor="#fff0f0",
+            color=ERROR if any(d.severity == "error" for d in shown) else WARNING,
+            fontcolor="#7a0000",
+            fontsize="9",
+        )
     g.subgraph(top)
     if ir is None:
         return g
@@ -336,12 +372,15 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
     own = row_diagnostics(facts)
     for section in ("backbone", "head"):
         cl = graphviz.Digraph(f"cluster_{section}")
-        cl.attr(label=section, fontname=FONT, fontsize="11", style="rounded,dashed", color="#9a9a9a", fontcolor="#555555",
-                labeljust="l", margin="10")
+        cl.attr(label=section, fontname=FONT, fontsize="11", style="rounded,dashed", color="#9a9a9a", fontcolor="#555555", labeljust="l", margin="10")
         for pos, node in ir.nodes.items():
             if node.row.section == section:
-                cl.node(node_id(ir, pos), _row_label(facts, node, faulty.get(pos), detail, own.get(pos)), id=node_id(ir, pos),
-                        tooltip=_tooltip(facts, node, own.get(pos)))
+                cl.node(
+                    node_id(ir, pos),
+                    _row_label(facts, node, faulty.get(pos), detail, own.get(pos)),
+                    id=node_id(ir, pos),
+                    tooltip=_tooltip(facts, node, own.get(pos)),
+                )
         g.subgraph(cl)
     edge_ids: set[str] = set()
     # edges leaving taps first, in tap order (P3 before P4): dot's initial order, which keeps tap edges from crossing
@@ -363,8 +402,16 @@ def build_digraph(facts: Facts, detail: bool = False) -> graphviz.Digraph:
                 eid += "'"
             edge_ids.add(eid)
             if shape is None or not node.ok:
-                g.edge(tail, node_id(ir, pos), label=shape_text(shape) if shape else "", color="#999999", fontcolor="#777777",
-                       style="dashed", weight="8" if chain else "1", id=eid)
+                g.edge(
+                    tail,
+                    node_id(ir, pos),
+                    label=shape_text(shape) if shape else "",
+                    color="#999999",
+                    fontcolor="#777777",
+                    style="dashed",
+                    weight="8" if chain else "1",
+                    id=eid,
+                )
                 continue
             _, line = stride_colors(port.stride)
             g.edge(tail, node_id(ir, pos), label=shape_text(shape), color=line, fontcolor=line, weight="8" if chain else "1", id=eid)

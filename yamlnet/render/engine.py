@@ -19,8 +19,10 @@ FORMATS: dict[str, str | None] = {".svg": "svg", ".png": "png", ".pdf": "pdf", "
 #: formats only the system Graphviz writes
 SYSTEM_ONLY = {"pdf"}
 
-INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (svg and png, no system packages needed) "
-                "or the system Graphviz (`apt install graphviz`, `brew install graphviz`; also pdf)")
+INSTALL_HINT = (
+    "install a renderer: `pip install graphviz-pure` (svg and png, no system packages needed) "
+    "or the system Graphviz (`apt install graphviz`, `brew install graphviz`; also pdf)"
+)
 
 
 class RenderError(Exception):
@@ -42,8 +44,9 @@ class Renderer:
         """Lay out `source` and write `out` in format `fmt`."""
         try:
             dpi = ["-Gdpi=110"] if fmt == "png" else []
-            proc = subprocess.run([self.path, f"-T{fmt}", *dpi, "-o", str(out)], input=source.encode("utf-8"),
-                                  capture_output=True, timeout=timeout, check=False)
+            proc = subprocess.run(
+                [self.path, f"-T{fmt}", *dpi, "-o", str(out)], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise RenderError(f"{self.path} failed: {e}") from None
         if proc.returncode != 0:

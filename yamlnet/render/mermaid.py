@@ -14,8 +14,7 @@ from .table import index_label
 
 def _q(text: str) -> str:
     """Text safe inside a quoted Mermaid label."""
-    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
-            .replace("|", "#124;"))
+    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;").replace("|", "#124;")
 
 
 def _cls(s: Fraction | None) -> str:
@@ -62,7 +61,9 @@ def to_mermaid(facts: Facts) -> str:
                 parts.append(ptext)
                 stride = None
             else:
-                parts.append(f"{facts.output_text(node)} · /{stride_text(node.out.stride)}" + (f" · {ptext}" if ptext and node.decl.name != "Index" else ""))
+                parts.append(
+                    f"{facts.output_text(node)} · /{stride_text(node.out.stride)}" + (f" · {ptext}" if ptext and node.decl.name != "Index" else "")
+                )
                 stride = node.out.stride
             title = f"<b>{_q(index_label(ir, node))} {_q(node.row.module)}</b>" + (f" ×{node.n}" if node.n > 1 else "")
             label = "<br/>".join([title] + [_q(x) for x in parts if x])

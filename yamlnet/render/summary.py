@@ -115,8 +115,9 @@ def stride_text(s: Fraction | None) -> str:
     return str(int(s)) if s.denominator == 1 else str(s)
 
 
-def collect(path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limits: Limits = DEFAULT_LIMITS,
-            flops: bool = False, modules: bool = False) -> Facts:
+def collect(
+    path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limits: Limits = DEFAULT_LIMITS, flops: bool = False, modules: bool = False
+) -> Facts:
     """Analyse a spec and measure it on the meta device; a spec with errors gives what can still be known."""
     from ..api import analyze
     from ..graph.sizes import check_sizes, propagate
@@ -177,12 +178,14 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
     def before(pos: int) -> Any:
         def hook(_m: Any, _inp: Any) -> None:
             state["row"], state["start"] = pos, counter.get_total_flops()
+
         return hook
 
     def after(pos: int) -> Any:
         def hook(_m: Any, _inp: Any, _out: Any) -> None:
             torch_rows[pos] = torch_rows.get(pos, 0) + counter.get_total_flops() - state["start"]
             state["row"] = None
+
         return hook
 
     def leaf(m: Any, inp: Any, out: Any) -> None:
@@ -197,8 +200,7 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
 
     for pos, m in mods.items():
         for sub in m.modules():  # before the row's own hooks: a row that is itself an Upsample counts first
-            if isinstance(sub, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm,
-                                nn.GroupNorm, nn.Upsample)):
+            if isinstance(sub, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm, nn.GroupNorm, nn.Upsample)):
                 handles.append(sub.register_forward_hook(leaf))
         handles.append(m.register_forward_pre_hook(before(pos)))
         handles.append(m.register_forward_hook(after(pos)))
@@ -208,8 +210,9 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
         with counter, torch.no_grad():
             gm(x)
     except Exception as e:  # noqa: BLE001 - the shape pass ran, so this is unexpected; report it, do not crash
-        facts.diagnostics.append(Diagnostic("YN901", f"FLOPs could not be counted: {type(e).__name__}: {e}"[:300],
-                                            Span.unknown(facts.path), severity="warning"))
+        facts.diagnostics.append(
+            Diagnostic("YN901", f"FLOPs could not be counted: {type(e).__name__}: {e}"[:300], Span.unknown(facts.path), severity="warning")
+        )
         return
     finally:
         for h in handles:
@@ -221,14 +224,26 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
 
 # ---- output -------------------------------------------------------------------------------------------------
 
+
 def summary_json(facts: Facts) -> dict[str, Any]:
     rows = []
     for r in facts.rows():
         fl = facts.flops.get(r.position)
         index = int(r.index) if isinstance(r.index, str) and r.index.lstrip("-").isdigit() else r.index
-        rows.append({"index": index, "position": r.position, "from": r.from_, "n": r.n, "params": r.params,
-                     "gflops": None if fl is None else round(fl / 1e9, 6), "module": r.module, "arguments": r.args,
-                     "output": r.shape, "stride": r.stride})
+        rows.append(
+            {
+                "index": index,
+                "position": r.position,
+                "from": r.from_,
+                "n": r.n,
+                "params": r.params,
+                "gflops": None if fl is None else round(fl / 1e9, 6),
+                "module": r.module,
+                "arguments": r.args,
+                "output": r.shape,
+                "stride": r.stride,
+            }
+        )
     return {
         "spec": facts.path,
         "imgsz": list(facts.hw),
@@ -263,8 +278,20 @@ def summary_text(facts: Facts) -> str:
     from .table import format_columns
 
     head = ("", "from", "n", "params", "GFLOPs", "module", "arguments", "output", "stride")
-    data = [(str(r.index), r.from_, str(r.n), "" if r.params is None else f"{r.params:,}", _gf(facts.flops.get(r.position)),
-             r.module, r.args, r.shape, r.stride) for r in facts.rows()]
+    data = [
+        (
+            str(r.index),
+            r.from_,
+            str(r.n),
+            "" if r.params is None else f"{r.params:,}",
+            _gf(facts.flops.get(r.position)),
+            r.module,
+            r.args,
+            r.shape,
+            r.stride,
+        )
+        for r in facts.rows()
+    ]
     table = format_columns(head, data, right={0, 2, 3, 4}, clip={6: 60})
     lines = [table, "", totals_line(facts)]
     if facts.torch_flops is not None:
@@ -277,13 +304,18 @@ def _md(text: str) -> str:
 
 
 def summary_markdown(facts: Facts) -> str:
-    lines = [f"### {facts.name}", "",
-             "| # | from | n | params | GFLOPs | module | arguments | output | stride |",
-             "|--:|:--|--:|--:|--:|:--|:--|:--|:--|"]
+    lines = [
+        f"### {facts.name}",
+        "",
+        "| # | from | n | params | GFLOPs | module | arguments | output | stride |",
+        "|--:|:--|--:|--:|--:|:--|:--|:--|:--|",
+    ]
     for r in facts.rows():
         p = "" if r.params is None else f"{r.params:,}"
-        lines.append(f"| {r.index} | `{_md(r.from_)}` | {r.n} | {p} | {_gf(facts.flops.get(r.position))} | {_md(r.module)} "
-                     f"| `{_md(r.args)}` | {_md(r.shape)} | {_md(r.stride)} |")
+        lines.append(
+            f"| {r.index} | `{_md(r.from_)}` | {r.n} | {p} | {_gf(facts.flops.get(r.position))} | {_md(r.module)} "
+            f"| `{_md(r.args)}` | {_md(r.shape)} | {_md(r.stride)} |"
+        )
     lines += ["", f"**{_md(totals_line(facts))}**"]
     return "\n".join(lines)
 

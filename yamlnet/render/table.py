@@ -77,11 +77,26 @@ def index_label(ir: IR, node: Node) -> str:
 def layer_rows(ir: IR, params: dict[int, int] | None = None, shapes: dict[int, Any] | None = None) -> list[LayerRow]:
     rows = []
     for pos, node in ir.nodes.items():
-        stride = (", ".join(f"{k}:{_fmt_stride(p.stride)}" for k, p in node.taps.items()) if node.multi
-                  else _fmt_stride(node.out.stride) if node.decl.role != "head" else "")
-        rows.append(LayerRow(
-            index=index_label(ir, node), position=pos, from_=_fmt_from(node), n=node.n, params=(params or {}).get(pos, 0 if node.decl.name == "Index" else None),
-            module=node.row.module, args=str(display_args(node)), shape=_fmt_shape((shapes or {}).get(pos)), stride=stride))
+        stride = (
+            ", ".join(f"{k}:{_fmt_stride(p.stride)}" for k, p in node.taps.items())
+            if node.multi
+            else _fmt_stride(node.out.stride)
+            if node.decl.role != "head"
+            else ""
+        )
+        rows.append(
+            LayerRow(
+                index=index_label(ir, node),
+                position=pos,
+                from_=_fmt_from(node),
+                n=node.n,
+                params=(params or {}).get(pos, 0 if node.decl.name == "Index" else None),
+                module=node.row.module,
+                args=str(display_args(node)),
+                shape=_fmt_shape((shapes or {}).get(pos)),
+                stride=stride,
+            )
+        )
     return rows
 
 
@@ -103,8 +118,12 @@ def format_table(rows: list[LayerRow]) -> str:
     return "\n".join([line(head)] + [line(d) for d in data])
 
 
-def format_columns(head: tuple[str, ...], data: list[tuple[str, ...]], right: set[int] = frozenset(),  # type: ignore[assignment]
-                   clip: dict[int, int] | None = None) -> str:
+def format_columns(
+    head: tuple[str, ...],
+    data: list[tuple[str, ...]],
+    right: set[int] = frozenset(),  # type: ignore[assignment]
+    clip: dict[int, int] | None = None,
+) -> str:
     """Any table as aligned text: `right` are right-aligned columns, `clip` caps a column's width (with ...)."""
     clip = clip or {}
     widths = [max(len(head[i]), *(len(d[i]) for d in data)) if data else len(head[i]) for i in range(len(head))]

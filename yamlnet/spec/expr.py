@@ -75,12 +75,20 @@ class _Eval:
             if isinstance(v, float) and not math.isfinite(v):
                 raise ExprError("YN506", "the expression gives a number that is not finite", _col(tok), help="specs use small finite numbers")
             if abs(v) > self.limits.value_abs:
-                raise ExprError("YN506", f"the expression gives {_num(v)}, beyond the limit of {self.limits.value_abs:.3g}", _col(tok),
-                                help="specs use small numbers; check the arithmetic")
+                raise ExprError(
+                    "YN506",
+                    f"the expression gives {_num(v)}, beyond the limit of {self.limits.value_abs:.3g}",
+                    _col(tok),
+                    help="specs use small numbers; check the arithmetic",
+                )
             return v
         if isinstance(v, (str, list, tuple)) and len(v) > self.limits.value_items:
-            raise ExprError("YN506", f"the expression gives a value of {len(v):,} items", _col(tok),
-                            help=f"values longer than {self.limits.value_items:,} items are refused")
+            raise ExprError(
+                "YN506",
+                f"the expression gives a value of {len(v):,} items",
+                _col(tok),
+                help=f"values longer than {self.limits.value_items:,} items are refused",
+            )
         return v
 
     def leaf(self, t: Any) -> Any:
@@ -97,8 +105,12 @@ class _Eval:
         if d == "name":
             n = str(ch[0])
             if n not in self.names:
-                raise ExprError("YN109", f"unknown name `{n}` in an expression", _col(ch[0]),
-                                help=f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}")
+                raise ExprError(
+                    "YN109",
+                    f"unknown name `{n}` in an expression",
+                    _col(ch[0]),
+                    help=f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}",
+                )
             return self.names[n]
         return {"none": None, "true": True, "false": False}[d]
 
@@ -120,14 +132,18 @@ class _Eval:
                 work.extend((False, c) for c in reversed(t.children) if c is not None)
                 continue
             k = sum(c is not None for c in t.children)
-            args = values[len(values) - k:] if k else []
-            del values[len(values) - k:]
+            args = values[len(values) - k :] if k else []
+            del values[len(values) - k :]
             d = t.data
             if d in ("list", "tuple"):
                 depth = 1 + max((a[1] for a in args), default=0)
                 if depth > self.limits.depth:
-                    raise ExprError("YN505", f"the expression nests lists deeper than {self.limits.depth} levels", _col(_first_token(t)),
-                                    help="specs never need deeply nested values")
+                    raise ExprError(
+                        "YN505",
+                        f"the expression nests lists deeper than {self.limits.depth} levels",
+                        _col(_first_token(t)),
+                        help="specs never need deeply nested values",
+                    )
                 items = [a[0] for a in args]
                 values.append((self.check(items if d == "list" else tuple(items)), depth))
             elif d in ("neg", "pos"):
@@ -147,13 +163,21 @@ class _Eval:
         if op == "mul" and (isinstance(a, (str, list)) and _is_int(b) or isinstance(b, (str, list)) and _is_int(a)):
             seq, n = (a, b) if isinstance(a, (str, list)) else (b, a)
             if len(seq) * max(n, 0) > self.limits.value_items:
-                raise ExprError("YN506", f"repeating a value {n:,} times exceeds the limit of {self.limits.value_items:,} items", _col(tok),
-                                help="specs never need values this large")
+                raise ExprError(
+                    "YN506",
+                    f"repeating a value {n:,} times exceeds the limit of {self.limits.value_items:,} items",
+                    _col(tok),
+                    help="specs never need values this large",
+                )
             return seq * n
         if op == "add" and type(a) is type(b) and isinstance(a, (str, list)):
             if len(a) + len(b) > self.limits.value_items:
-                raise ExprError("YN506", f"the expression gives a value of {len(a) + len(b):,} items", _col(tok),
-                                help=f"values longer than {self.limits.value_items:,} items are refused")
+                raise ExprError(
+                    "YN506",
+                    f"the expression gives a value of {len(a) + len(b):,} items",
+                    _col(tok),
+                    help=f"values longer than {self.limits.value_items:,} items are refused",
+                )
             return a + b
         if not (_is_num(a) and _is_num(b)):
             raise ExprError("YN107", f"cannot apply `{_OPS[op]}` to {_kind(a)} and {_kind(b)}", _col(tok))
@@ -162,8 +186,14 @@ class _Eval:
         if op == "mul" and abs(a) > 0 and abs(b) > self.limits.value_abs / abs(a):
             raise ExprError("YN506", f"the product is beyond the limit of {self.limits.value_abs:.3g}", _col(tok), help="specs use small numbers")
         try:
-            return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "truediv": lambda: a / b,
-                    "floordiv": lambda: a // b, "mod": lambda: a % b}[op]()
+            return {
+                "add": lambda: a + b,
+                "sub": lambda: a - b,
+                "mul": lambda: a * b,
+                "truediv": lambda: a / b,
+                "floordiv": lambda: a // b,
+                "mod": lambda: a % b,
+            }[op]()
         except (OverflowError, ZeroDivisionError, ValueError):
             raise ExprError("YN506", f"`{_OPS[op]}` gives a number out of range", _col(tok), help="specs use small numbers") from None
 
@@ -207,8 +237,9 @@ def _first_token(t: Any) -> Any:
 def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
     """The value of an argument string. A bare unbound word stays a string (YOLOv5 keeps 'nearest' so)."""
     if len(text) > limits.expr_chars:
-        raise ExprError("YN506", f"an expression of {len(text):,} characters", 1,
-                        help=f"expressions longer than {limits.expr_chars} characters are refused")
+        raise ExprError(
+            "YN506", f"an expression of {len(text):,} characters", 1, help=f"expressions longer than {limits.expr_chars} characters are refused"
+        )
     stripped = text.strip()
     if stripped in _CONSTANTS and stripped not in names:
         return _CONSTANTS[stripped]
@@ -231,18 +262,30 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
             raise
     if looks_like_code(text):
         m = _CODE.search(text)
-        raise ExprError("YN501", "this string is Python code; yamlnet never runs code from a spec", (m.start() + 1) if m else 1,
-                        help="write a literal value (number, list, quoted string) or a name the spec defines such as `nc`")
+        raise ExprError(
+            "YN501",
+            "this string is Python code; yamlnet never runs code from a spec",
+            (m.start() + 1) if m else 1,
+            help="write a literal value (number, list, quoted string) or a name the spec defines such as `nc`",
+        )
     if "**" in text:
-        raise ExprError("YN108", "the power operator `**` is not supported in expressions", text.index("**") + 1,
-                        help="write the value out; expressions may use + - * / // % only")
+        raise ExprError(
+            "YN108",
+            "the power operator `**` is not supported in expressions",
+            text.index("**") + 1,
+            help="write the value out; expressions may use + - * / // % only",
+        )
     import lark
 
     try:
         tree = _parse(text, "start")
     except lark.exceptions.LarkError as e:
-        raise ExprError("YN108", f"cannot read the expression `{text}`", _unexpected(e),
-                        help="expressions may use numbers, quoted strings, lists, None/True/False, spec names and + - * / // %") from None
+        raise ExprError(
+            "YN108",
+            f"cannot read the expression `{text}`",
+            _unexpected(e),
+            help="expressions may use numbers, quoted strings, lists, None/True/False, spec names and + - * / // %",
+        ) from None
     return _Eval(names, limits).eval(tree)
 
 
@@ -260,18 +303,22 @@ def parse_activation(text: str, limits: Limits) -> ActivationCall:
         raise ExprError("YN506", "the activation is too long", 1, help=f"expressions longer than {limits.expr_chars} characters are refused")
     m = re.search(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|;|`", text)
     if m:
-        raise ExprError("YN501", "this activation is Python code; yamlnet never runs code from a spec", m.start() + 1,
-                        help="name an activation such as nn.SiLU() or nn.LeakyReLU(0.1)")
+        raise ExprError(
+            "YN501",
+            "this activation is Python code; yamlnet never runs code from a spec",
+            m.start() + 1,
+            help="name an activation such as nn.SiLU() or nn.LeakyReLU(0.1)",
+        )
     if "**" in text:
-        raise ExprError("YN108", "the power operator `**` is not supported in expressions", text.index("**") + 1,
-                        help="write the value out")
+        raise ExprError("YN108", "the power operator `**` is not supported in expressions", text.index("**") + 1, help="write the value out")
     import lark
 
     try:
         tree = _parse(text, "activation")
     except lark.exceptions.LarkError as e:
-        raise ExprError("YN111", f"cannot read the activation `{text}`", _unexpected(e),
-                        help="write a name with literal arguments, e.g. nn.LeakyReLU(0.1)") from None
+        raise ExprError(
+            "YN111", f"cannot read the activation `{text}`", _unexpected(e), help="write a name with literal arguments, e.g. nn.LeakyReLU(0.1)"
+        ) from None
     ev = _Eval({}, limits)
     name = str(tree.children[0])
     args: list[Any] = []

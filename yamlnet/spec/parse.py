@@ -21,12 +21,28 @@ _REF = re.compile(r"^\s*(?:(?P<row>-?\d+|[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?(?P<ta
 
 # activations a spec may name, and the torch.nn class each stands for (resolved at build time)
 ACTIVATIONS = {
-    "nn.SiLU", "nn.ReLU", "nn.ReLU6", "nn.LeakyReLU", "nn.Hardswish", "nn.Hardsigmoid", "nn.GELU", "nn.Mish",
-    "nn.ELU", "nn.SELU", "nn.CELU", "nn.PReLU", "nn.Sigmoid", "nn.Tanh", "nn.Identity", "nn.Softplus",
+    "nn.SiLU",
+    "nn.ReLU",
+    "nn.ReLU6",
+    "nn.LeakyReLU",
+    "nn.Hardswish",
+    "nn.Hardsigmoid",
+    "nn.GELU",
+    "nn.Mish",
+    "nn.ELU",
+    "nn.SELU",
+    "nn.CELU",
+    "nn.PReLU",
+    "nn.Sigmoid",
+    "nn.Tanh",
+    "nn.Identity",
+    "nn.Softplus",
 }
 
 
-def load_spec_with_diagnostics(path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, list[Diagnostic], SourceText | None]:
+def load_spec_with_diagnostics(
+    path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS
+) -> tuple[Spec | None, list[Diagnostic], SourceText | None]:
     src, diags = read_source(path_or_text, limits)
     if src is None:
         return None, diags, None
@@ -42,8 +58,14 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
     file = src.name
     diags: list[Diagnostic] = []
     if not isinstance(tree.value, dict):
-        return None, [Diagnostic("YN102", "a spec is a mapping (nc:, backbone:, head: ...)", tree.span,
-                                 help="start the file with keys such as `nc: 80` and `backbone:`")]
+        return None, [
+            Diagnostic(
+                "YN102",
+                "a spec is a mapping (nc:, backbone:, head: ...)",
+                tree.span,
+                help="start the file with keys such as `nc: 80` and `backbone:`",
+            )
+        ]
     top: dict[str, YNode] = tree.value
     spans = {k: (v.key_span or v.span) for k, v in top.items()}
 
@@ -51,8 +73,14 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
     header_in = {k: v.plain() for k, v in top.items() if k not in ("backbone", "head", "activation")}
     for k, v in list(header_in.items()):
         if isinstance(v, str) and looks_like_code(v):
-            diags.append(Diagnostic("YN501", f"`{k}` holds Python code; yamlnet never runs code from a spec", top[k].span,
-                                    help=_header_help(k) if k in Header.model_fields else "write a literal value"))
+            diags.append(
+                Diagnostic(
+                    "YN501",
+                    f"`{k}` holds Python code; yamlnet never runs code from a spec",
+                    top[k].span,
+                    help=_header_help(k) if k in Header.model_fields else "write a literal value",
+                )
+            )
             del header_in[k]
     for k in [k for k, v in header_in.items() if k in Header.model_fields and isinstance(v, str) and looks_like_code(v)]:
         diags.append(Diagnostic("YN501", f"`{k}` is Python code; yamlnet never runs code from a spec", top[k].span, help=_header_help(k)))
@@ -66,8 +94,11 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
             key = str(err["loc"][0]) if err["loc"] else ""
             bad.add(key)
             node = top.get(key)
-            diags.append(Diagnostic("YN104", f"`{key}`: {err['msg'].removeprefix('Value error, ')}", node.span if node else Span(file, 1, 1),
-                                    help=_header_help(key)))
+            diags.append(
+                Diagnostic(
+                    "YN104", f"`{key}`: {err['msg'].removeprefix('Value error, ')}", node.span if node else Span(file, 1, 1), help=_header_help(key)
+                )
+            )
         header = Header.model_validate({k: v for k, v in header_in.items() if k not in bad})
 
     names: dict[str, Any] = {k: v for k, v in header_in.items() if _bindable(v)}
@@ -77,41 +108,71 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
     if "activation" in top and top["activation"].value is not None:
         node = top["activation"]
         if not isinstance(node.value, str):
-            diags.append(Diagnostic("YN111", "`activation` must be a string such as nn.SiLU()", node.span, help="write e.g. `activation: nn.LeakyReLU(0.1)`"))
+            diags.append(
+                Diagnostic("YN111", "`activation` must be a string such as nn.SiLU()", node.span, help="write e.g. `activation: nn.LeakyReLU(0.1)`")
+            )
         else:
             try:
                 activation = parse_activation(node.value, limits)
                 if activation.name not in ACTIVATIONS:
                     close = difflib.get_close_matches(activation.name, sorted(ACTIVATIONS), n=1)
-                    diags.append(Diagnostic("YN111", f"unknown activation `{activation.name}`", node.span,
-                                            help=(f"did you mean `{close[0]}`? " if close else "") + "allowed: " + ", ".join(sorted(ACTIVATIONS))))
+                    diags.append(
+                        Diagnostic(
+                            "YN111",
+                            f"unknown activation `{activation.name}`",
+                            node.span,
+                            help=(f"did you mean `{close[0]}`? " if close else "") + "allowed: " + ", ".join(sorted(ACTIVATIONS)),
+                        )
+                    )
                     activation = None
             except ExprError as e:
                 diags.append(Diagnostic(e.code, e.message, _col(node.span, e.column), help=e.help or "write e.g. `activation: nn.LeakyReLU(0.1)`"))
 
     sections: dict[str, list[Row]] = {"backbone": [], "head": []}
     if "backbone" not in top:
-        diags.append(Diagnostic("YN112", "the spec has no `backbone:` section", Span(file, 1, 1), help="add `backbone:` with a list of [from, number, module, args] rows"))
+        diags.append(
+            Diagnostic(
+                "YN112",
+                "the spec has no `backbone:` section",
+                Span(file, 1, 1),
+                help="add `backbone:` with a list of [from, number, module, args] rows",
+            )
+        )
     position = 0
     for section in ("backbone", "head"):
         node = top.get(section)
         if node is None or node.value is None:
             continue
         if not isinstance(node.value, list):
-            diags.append(Diagnostic("YN103", f"`{section}` must be a list of rows", node.span, help="write each row as `- [from, number, module, args]`"))
+            diags.append(
+                Diagnostic("YN103", f"`{section}` must be a list of rows", node.span, help="write each row as `- [from, number, module, args]`")
+            )
             continue
         for item in node.value:
             if position >= limits.rows:
-                diags.append(Diagnostic("YN507", f"the spec has more than {limits.rows} rows", item.span, help="raise the limit with --max-rows if this is intended"))
+                diags.append(
+                    Diagnostic(
+                        "YN507", f"the spec has more than {limits.rows} rows", item.span, help="raise the limit with --max-rows if this is intended"
+                    )
+                )
                 break
             row = _parse_row(item, position, section, names, limits, diags)  # type: ignore[arg-type]
             if row is not None:
                 sections[section].append(row)
             position += 1
     spec = Spec(
-        path=file, nc=header.nc, depth_multiple=header.depth_multiple, width_multiple=header.width_multiple,
-        anchors=header.anchors, activation=activation, ch=header.ch, backbone=sections["backbone"], head=sections["head"],
-        names=names, source=src, spans=spans,
+        path=file,
+        nc=header.nc,
+        depth_multiple=header.depth_multiple,
+        width_multiple=header.width_multiple,
+        anchors=header.anchors,
+        activation=activation,
+        ch=header.ch,
+        backbone=sections["backbone"],
+        head=sections["head"],
+        names=names,
+        source=src,
+        spans=spans,
     )
     return spec, diags
 
@@ -142,16 +203,28 @@ def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], 
     weights: str | None = None
     if isinstance(item.value, list):
         if len(item.value) != 4:
-            diags.append(Diagnostic("YN103", f"a row has 4 items [from, number, module, args]; this one has {len(item.value)}", item.span,
-                                    help="write the row as [from, number, module, args], e.g. [-1, 1, Conv, [64, 3, 2]]"))
+            diags.append(
+                Diagnostic(
+                    "YN103",
+                    f"a row has 4 items [from, number, module, args]; this one has {len(item.value)}",
+                    item.span,
+                    help="write the row as [from, number, module, args], e.g. [-1, 1, Conv, [64, 3, 2]]",
+                )
+            )
             return None
         f_node, n_node, m_node, a_node = item.value
     elif isinstance(item.value, dict):
         d = item.value
         unknown = [k for k in d if k not in (*ROW_KEYS, "name", "n", "weights")]
         for k in unknown:
-            diags.append(Diagnostic("YN103", f"unknown row key `{k}`", d[k].key_span or d[k].span,
-                                    help="a row mapping has keys name, from, number (or n), module, args, weights"))
+            diags.append(
+                Diagnostic(
+                    "YN103",
+                    f"unknown row key `{k}`",
+                    d[k].key_span or d[k].span,
+                    help="a row mapping has keys name, from, number (or n), module, args, weights",
+                )
+            )
         if "module" not in d:
             diags.append(Diagnostic("YN103", "the row has no `module`", item.span, help="add `module: Conv` (or another block)"))
             return None
@@ -173,8 +246,9 @@ def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], 
                 else:
                     weights = w
     else:
-        diags.append(Diagnostic("YN103", "a row is a list [from, number, module, args] or a mapping", item.span,
-                                help="e.g. `- [-1, 1, Conv, [64, 3, 2]]`"))
+        diags.append(
+            Diagnostic("YN103", "a row is a list [from, number, module, args] or a mapping", item.span, help="e.g. `- [-1, 1, Conv, [64, 3, 2]]`")
+        )
         return None
 
     ok = True
@@ -190,31 +264,58 @@ def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], 
             diags.append(Diagnostic(e.code, e.message, _col(n_node.span, e.column), help=e.help))
             ok = False
     if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
-        diags.append(Diagnostic("YN107", f"`number` must be a whole number >= 1, not {number!r}", n_node.span,
-                                help="number is how often the block repeats (scaled by depth_multiple), e.g. 3"))
+        diags.append(
+            Diagnostic(
+                "YN107",
+                f"`number` must be a whole number >= 1, not {number!r}",
+                n_node.span,
+                help="number is how often the block repeats (scaled by depth_multiple), e.g. 3",
+            )
+        )
         ok = False
     elif ok and number > limits.repeats:
-        diags.append(Diagnostic("YN507", f"a block repeated {number:,} times", n_node.span, help=f"the limit is {limits.repeats}; raise it with --max-repeats"))
+        diags.append(
+            Diagnostic("YN507", f"a block repeated {number:,} times", n_node.span, help=f"the limit is {limits.repeats}; raise it with --max-repeats")
+        )
         ok = False
 
     module = m_node.value
     if not isinstance(module, str):
-        diags.append(Diagnostic("YN103", f"`module` must be a block name, not {type(module).__name__}", m_node.span, help="e.g. Conv, C3, nn.Upsample"))
+        diags.append(
+            Diagnostic("YN103", f"`module` must be a block name, not {type(module).__name__}", m_node.span, help="e.g. Conv, C3, nn.Upsample")
+        )
         return None
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", module):
         code = "YN501" if ("(" in module or "__" in module or " " in module.strip()) else "YN105"
-        diags.append(Diagnostic(code, "the module is Python code, not a block name; yamlnet never runs code from a spec" if code == "YN501" else f"`{module}` is not a block name",
-                                m_node.span, help="name a registered block such as Conv or C3; custom blocks are registered from Python"))
+        diags.append(
+            Diagnostic(
+                code,
+                "the module is Python code, not a block name; yamlnet never runs code from a spec"
+                if code == "YN501"
+                else f"`{module}` is not a block name",
+                m_node.span,
+                help="name a registered block such as Conv or C3; custom blocks are registered from Python",
+            )
+        )
         return None
     if registry.lookup(module) is None:
         close = difflib.get_close_matches(module, registry.names(), n=3, cutoff=0.6)
         if not close:
             lowered = {n.lower(): n for n in registry.names()}
             close = [lowered[module.lower()]] if module.lower() in lowered else []
-        diags.append(Diagnostic("YN105", f"unknown module `{module}`", m_node.span,
-                                label="not a registered block",
-                                help=(f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else
-                                      "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)")))
+        diags.append(
+            Diagnostic(
+                "YN105",
+                f"unknown module `{module}`",
+                m_node.span,
+                label="not a registered block",
+                help=(
+                    f"did you mean {' or '.join(f'`{c}`' for c in close)}?"
+                    if close
+                    else "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)"
+                ),
+            )
+        )
         ok = False
 
     args: list[Any] = []
@@ -238,8 +339,22 @@ def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], 
         arg_spans.append(a.span)
     if not ok or refs is None:
         return None
-    return Row(position=position, section=section, name=name, refs=refs, number=number, module=module, args=args, weights=weights,  # type: ignore[arg-type]
-               span=item.span, from_span=f_node.span, number_span=n_node.span, module_span=m_node.span, args_span=a_node.span, arg_spans=arg_spans)
+    return Row(
+        position=position,
+        section=section,
+        name=name,
+        refs=refs,
+        number=number,
+        module=module,
+        args=args,
+        weights=weights,  # type: ignore[arg-type]
+        span=item.span,
+        from_span=f_node.span,
+        number_span=n_node.span,
+        module_span=m_node.span,
+        args_span=a_node.span,
+        arg_spans=arg_spans,
+    )
 
 
 class _ArgError(Exception):
@@ -258,7 +373,9 @@ def _resolve_arg(node: YNode, names: dict[str, Any], limits: Limits) -> Any:
     if isinstance(v, float) and v != v:
         raise _ArgError(Diagnostic("YN107", "an argument is not a number (nan)", node.span, help="write a finite number"))
     if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > limits.value_abs:
-        raise _ArgError(Diagnostic("YN506", f"the argument {v:.3g} is beyond the limit of {limits.value_abs:.3g}", node.span, help="specs use small numbers"))
+        raise _ArgError(
+            Diagnostic("YN506", f"the argument {v:.3g} is beyond the limit of {limits.value_abs:.3g}", node.span, help="specs use small numbers")
+        )
     return v
 
 
@@ -289,10 +406,17 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
                     refs.append(Ref(row_name=row, tap=tap, text=v, span=it.span))
                 continue
             code = "YN501" if ("(" in v or "__" in v) else "YN207"
-            diags.append(Diagnostic(code, f"cannot read `from` entry `{v}`", it.span,
-                                    help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)"))
+            diags.append(
+                Diagnostic(code, f"cannot read `from` entry `{v}`", it.span, help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)")
+            )
             return None
-        diags.append(Diagnostic("YN207", f"`from` entries are row indices or tap names, not {type(v).__name__}", it.span,
-                                help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)"))
+        diags.append(
+            Diagnostic(
+                "YN207",
+                f"`from` entries are row indices or tap names, not {type(v).__name__}",
+                it.span,
+                help="use a row index (-1, 6), a row name, or a tap (backbone.P4, 0.P4)",
+            )
+        )
         return None
     return refs

@@ -69,16 +69,13 @@ def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[S
     except (OSError, ValueError) as e:  # a name the OS cannot even look up (NUL byte, too long)
         return None, [Diagnostic("YN510", f"cannot open {name!r}: {type(e).__name__}", Span.unknown(name), help="check the path")]
     if not exists:
-        return None, [
-            Diagnostic("YN510", f"no such file: {name}", Span.unknown(name), help="check the path; specs/ holds the bundled specs")
-        ]
+        return None, [Diagnostic("YN510", f"no such file: {name}", Span.unknown(name), help="check the path; specs/ holds the bundled specs")]
     if is_dir:
-        return None, [
-            Diagnostic("YN510", f"{name} is a directory, not a spec file", Span.unknown(name), help="name a .yaml file in it")
-        ]
+        return None, [Diagnostic("YN510", f"{name} is a directory, not a spec file", Span.unknown(name), help="name a .yaml file in it")]
     if not is_file:
-        return None, [Diagnostic("YN510", f"{name} is not a regular file (a device, socket or pipe)", Span.unknown(name),
-                                 help="name a .yaml spec file")]
+        return None, [
+            Diagnostic("YN510", f"{name} is not a regular file (a device, socket or pipe)", Span.unknown(name), help="name a .yaml spec file")
+        ]
     try:
         size = p.stat().st_size
         if size > limits.file_bytes:
@@ -86,8 +83,9 @@ def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[S
         with open(p, "rb") as f:
             data = f.read(limits.file_bytes + 1)  # bounded even if the file grows while it is read
     except OSError as e:
-        return None, [Diagnostic("YN510", f"cannot read {name}: {e.strerror or type(e).__name__}", Span.unknown(name),
-                                 help="check the file's permissions")]
+        return None, [
+            Diagnostic("YN510", f"cannot read {name}: {e.strerror or type(e).__name__}", Span.unknown(name), help="check the file's permissions")
+        ]
     if len(data) > limits.file_bytes:
         return None, [_too_big(name, len(data), limits)]
     if not data.strip():
@@ -96,8 +94,14 @@ def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[S
         i = data.index(b"\x00")
         line = data[:i].count(b"\n") + 1
         col = i - (data.rfind(b"\n", 0, i) + 1) + 1
-        return None, [Diagnostic("YN508", "the file is binary (it holds NUL bytes), not YAML text", Span(name, line, col),
-                                 help="name the .yaml spec, not a weights or image file")]
+        return None, [
+            Diagnostic(
+                "YN508",
+                "the file is binary (it holds NUL bytes), not YAML text",
+                Span(name, line, col),
+                help="name the .yaml spec, not a weights or image file",
+            )
+        ]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -134,13 +138,20 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         before = src.text[: e.position]
         line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
         ch = e.character if isinstance(e.character, int) else 0
-        return None, [Diagnostic("YN508", f"the file holds the control character U+{ch:04X}, which YAML does not allow", Span(file, line, col),
-                                 help="remove the character; a spec is plain text")]
+        return None, [
+            Diagnostic(
+                "YN508",
+                f"the file holds the control character U+{ch:04X}, which YAML does not allow",
+                Span(file, line, col),
+                help="remove the character; a spec is plain text",
+            )
+        ]
     except yaml.YAMLError as e:  # pragma: no cover - any other error of the YAML library
         return None, [Diagnostic("YN101", f"YAML error: {type(e).__name__}", Span(file, 1, 1), help="fix the YAML text")]
     except RecursionError:  # pragma: no cover - the composer's depth limit comes first
-        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1),
-                                 help=f"nesting deeper than {limits.depth} levels is refused")]
+        return None, [
+            Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help=f"nesting deeper than {limits.depth} levels is refused")
+        ]
     if root is None:
         return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
     diags: list[Diagnostic] = []
@@ -151,32 +162,52 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         span = _span(file, node)
         count[0] += 1
         if depth > limits.depth:
-            raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {limits.depth} levels", span,
-                                   help="flatten the value; specs never need deep nesting"))
+            raise _Stop(
+                Diagnostic(
+                    "YN505", f"the YAML nests deeper than {limits.depth} levels", span, help="flatten the value; specs never need deep nesting"
+                )
+            )
         if count[0] > limits.yaml_nodes:
-            raise _Stop(Diagnostic("YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span,
-                                   help="remove repeated aliases (*name)"))
+            raise _Stop(
+                Diagnostic(
+                    "YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"
+                )
+            )
         if id(node) in seen:
             seen[id(node)] += 1
             if seen[id(node)] > limits.aliases:
-                raise _Stop(Diagnostic("YN504", "a YAML alias is used too often", span,
-                                       help=f"more than {limits.aliases} uses of one anchor are refused"))
+                raise _Stop(
+                    Diagnostic("YN504", "a YAML alias is used too often", span, help=f"more than {limits.aliases} uses of one anchor are refused")
+                )
         elif isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
             seen[id(node)] = 0
         if node.tag == _TIMESTAMP and isinstance(node, yaml.ScalarNode):
             return YNode(node.value, span)  # a date-like plain scalar stays text
         if node.tag not in _STD_TAGS:
             if node.tag.startswith("tag:yaml.org,2002:python/") or "python" in node.tag:
-                raise _Stop(Diagnostic("YN502", f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does", span,
-                                       help="remove the tag; write the value as plain YAML"))
-            diags.append(Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span,
-                                    help="remove the tag; specs use plain YAML values"))
+                raise _Stop(
+                    Diagnostic(
+                        "YN502",
+                        f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does",
+                        span,
+                        help="remove the tag; write the value as plain YAML",
+                    )
+                )
+            diags.append(
+                Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span, help="remove the tag; specs use plain YAML values")
+            )
             return YNode(None, span)
         if isinstance(node, yaml.ScalarNode):
             value = _scalar(node)
             if isinstance(value, str) and len(value) > limits.string_chars:
-                diags.append(Diagnostic("YN506", f"a string of {len(value):,} characters", span,
-                                        help=f"strings longer than {limits.string_chars} characters are refused"))
+                diags.append(
+                    Diagnostic(
+                        "YN506",
+                        f"a string of {len(value):,} characters",
+                        span,
+                        help=f"strings longer than {limits.string_chars} characters are refused",
+                    )
+                )
                 value = value[:0]
             return YNode(value, span)
         if isinstance(node, yaml.SequenceNode):
@@ -184,8 +215,9 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         out: dict[str, YNode] = {}
         for k, v in node.value:
             if k.tag == "tag:yaml.org,2002:merge" or (isinstance(k, yaml.ScalarNode) and k.value == "<<" and k.tag != "tag:yaml.org,2002:str"):
-                diags.append(Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k),
-                                        help="write the keys out in full"))
+                diags.append(
+                    Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k), help="write the keys out in full")
+                )
                 continue
             key = walk(k, depth + 1)
             if not isinstance(key.value, (str, int, float, bool)) or isinstance(key.value, bool) and False:
@@ -226,8 +258,14 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > self._max_depth:
                 mark = self.peek_event().start_mark
-                raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {self._max_depth - 1} levels", Span("", mark.line + 1, mark.column + 1),
-                                       help="flatten the value; specs never need deep nesting"))
+                raise _Stop(
+                    Diagnostic(
+                        "YN505",
+                        f"the YAML nests deeper than {self._max_depth - 1} levels",
+                        Span("", mark.line + 1, mark.column + 1),
+                        help="flatten the value; specs never need deep nesting",
+                    )
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -244,8 +282,14 @@ def _check_depth(text: str, max_depth: int) -> None:
         if isinstance(ev, _NODE_EVENTS):
             if open_ + 1 > max_depth:
                 mark = ev.start_mark
-                raise _Stop(Diagnostic("YN505", f"the YAML nests deeper than {max_depth - 1} levels", Span("", mark.line + 1, mark.column + 1),
-                                       help="flatten the value; specs never need deep nesting"))
+                raise _Stop(
+                    Diagnostic(
+                        "YN505",
+                        f"the YAML nests deeper than {max_depth - 1} levels",
+                        Span("", mark.line + 1, mark.column + 1),
+                        help="flatten the value; specs never need deep nesting",
+                    )
+                )
             if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 open_ += 1
         elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
