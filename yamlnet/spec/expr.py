@@ -114,7 +114,7 @@ class _Eval:
             return self.names[n]
         return {"none": None, "true": True, "false": False}[d]
 
-    def eval(self, root: Any) -> Any:
+    def value_of(self, root: Any) -> Any:
         """Post-order evaluation with an explicit stack; lists carry their nesting depth (limited)."""
         import lark
 
@@ -253,7 +253,7 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
         import lark
 
         try:
-            return _Eval(names, limits).eval(_parse(text, "start"))
+            return _Eval(names, limits).value_of(_parse(text, "start"))
         except lark.exceptions.LarkError:
             return text
         except ExprError as e:
@@ -286,7 +286,7 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
             _unexpected(e),
             help="expressions may use numbers, quoted strings, lists, None/True/False, spec names and + - * / // %",
         ) from None
-    return _Eval(names, limits).eval(tree)
+    return _Eval(names, limits).value_of(tree)
 
 
 @dataclass(frozen=True)
@@ -327,7 +327,7 @@ def parse_activation(text: str, limits: Limits) -> ActivationCall:
         if a is None:
             continue
         if a.data == "act_pos":
-            args.append(ev.eval(a.children[0]))
+            args.append(ev.value_of(a.children[0]))
         else:
-            kwargs.append((str(a.children[0]), ev.eval(a.children[1])))
+            kwargs.append((str(a.children[0]), ev.value_of(a.children[1])))
     return ActivationCall(name, tuple(args), tuple(kwargs))

@@ -257,18 +257,19 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > self._max_depth:
-                mark = self.peek_event().start_mark
-                raise _Stop(
-                    Diagnostic(
-                        "YN505",
-                        f"the YAML nests deeper than {self._max_depth - 1} levels",
-                        Span("", mark.line + 1, mark.column + 1),
-                        help="flatten the value; specs never need deep nesting",
-                    )
-                )
+                raise _Stop(_too_deep(self.peek_event().start_mark, self._max_depth))
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _too_deep(mark: Any, max_depth: int) -> Diagnostic:
+    return Diagnostic(
+        "YN505",
+        f"the YAML nests deeper than {max_depth - 1} levels",
+        Span("", mark.line + 1, mark.column + 1),
+        help="flatten the value; specs never need deep nesting",
+    )
 
 
 _CLoader = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
@@ -281,15 +282,7 @@ def _check_depth(text: str, max_depth: int) -> None:
     for ev in yaml.parse(text, Loader=_CLoader):
         if isinstance(ev, _NODE_EVENTS):
             if open_ + 1 > max_depth:
-                mark = ev.start_mark
-                raise _Stop(
-                    Diagnostic(
-                        "YN505",
-                        f"the YAML nests deeper than {max_depth - 1} levels",
-                        Span("", mark.line + 1, mark.column + 1),
-                        help="flatten the value; specs never need deep nesting",
-                    )
-                )
+                raise _Stop(_too_deep(ev.start_mark, max_depth))
             if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 open_ += 1
         elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
