@@ -89,15 +89,15 @@ def test_cli_build_prints_table_and_count() -> None:
     assert header == ["from", "n", "params", "module", "arguments", "output", "stride"]
 
 
-def test_cli_validate_ok_and_json() -> None:
+BAD_MODULE = "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, C33, [16]]\n"
+
+
+def test_cli_validate_ok_and_json(tmp_path: Path) -> None:
     r = run_cli("validate", "specs/yolov5s.yaml")
     assert r.returncode == 0 and r.stdout.strip().endswith("ok (checked at 640)")
     assert len(r.stdout.strip().splitlines()) == 1
-    bad = ROOT / "tests" / "data"
-    bad.mkdir(exist_ok=True)
-    f = bad / "unknown_module.yaml"
-    f.write_text("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, C33, [16]]\n")
-    r = run_cli("validate", str(f.relative_to(ROOT)), "--format", "json")
+    (tmp_path / "unknown_module.yaml").write_text(BAD_MODULE)
+    r = run_cli("validate", "unknown_module.yaml", "--format", "json", cwd=tmp_path)
     assert r.returncode == 1
     diags = json.loads(r.stdout)
     assert diags[0]["code"] == "YN105" and (diags[0]["line"], diags[0]["column"]) == (4, 13)
@@ -105,14 +105,12 @@ def test_cli_validate_ok_and_json() -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_cli_text_diagnostic_has_caret_and_help() -> None:
-    f = ROOT / "tests" / "data" / "unknown_module.yaml"
-    f.parent.mkdir(exist_ok=True)
-    f.write_text("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, C33, [16]]\n")
-    r = run_cli("validate", str(f.relative_to(ROOT)))
+def test_cli_text_diagnostic_has_caret_and_help(tmp_path: Path) -> None:
+    (tmp_path / "unknown_module.yaml").write_text(BAD_MODULE)
+    r = run_cli("validate", "unknown_module.yaml", cwd=tmp_path)
     assert r.returncode == 1
     assert "error[YN105]: unknown module `C33`" in r.stderr
-    assert "tests/data/unknown_module.yaml:4:13" in r.stderr
+    assert "unknown_module.yaml:4:13" in r.stderr
     assert "4 |   - [-1, 1, C33, [16]]" in r.stderr and "^^^" in r.stderr
     assert "help: did you mean" in r.stderr
 
