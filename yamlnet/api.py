@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, SourceText, SpecError, errors
@@ -19,8 +18,6 @@ from .spec.parse import load_spec_with_diagnostics
 if TYPE_CHECKING:
     from .compile.model import YamlnetModel
     from .compile.weights import LoadReport
-
-PathOrSpec = "str | os.PathLike[str] | Spec"
 
 
 def load_spec(path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Spec:
@@ -143,10 +140,6 @@ def build(
         model.eval()
         model.fuse()
     return model
-
-
-def spec_dir(spec: Spec) -> Path:
-    return Path(spec.path).parent if spec.path != "<string>" else Path.cwd()
 
 
 __all__ = ["LoadReport", "Report", "analyze", "build", "load_spec", "parse_imgsz", "validate"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning", "note"]
@@ -145,7 +145,6 @@ __all__ = [
     "SourceText",
     "Span",
     "SpecError",
-    "asdict",
     "errors",
     "render_json",
     "render_one",

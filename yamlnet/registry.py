@@ -183,12 +183,6 @@ def stride_upsample(name: str) -> Stride:
     return stride
 
 
-def fixed_taps(*taps: tuple[str, int, int]) -> Taps:
-    """Taps that do not depend on arguments: ("P3", 64, 8), ..."""
-    decls = tuple(TapDecl(n, c, s) for n, c, s in taps)
-    return lambda args: decls
-
-
 def tap_name(stride: int) -> str:
     """Taps are named by stride: P{log2 stride} (P3 = stride 8)."""
     return f"P{max(int(stride).bit_length() - 1, 0)}"

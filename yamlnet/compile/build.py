@@ -31,14 +31,6 @@ def initialize_weights(model: nn.Module) -> None:
             m.inplace = True
 
 
-def _resolve_weights_path(ir: IR, w: str) -> Path:
-    p = Path(w)
-    if p.is_absolute() or p.exists() or ir.spec.path == "<string>":
-        return p
-    beside = Path(ir.spec.path).parent / p
-    return beside if beside.exists() else p
-
-
 def class_name(ir: IR) -> str:
     stem = Path(ir.spec.path).stem if ir.spec.path != "<string>" else "model"
     name = re.sub(r"[^0-9A-Za-z]+", "_", stem).strip("_") or "model"
@@ -52,7 +44,7 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
     for pos, node in ir.nodes.items():
         if node.weights:
             try:
-                reports.append(load_into(modules[pos], _resolve_weights_path(ir, node.weights), target=node.label))
+                reports.append(load_into(modules[pos], ir.spec.resolve_path(node.weights), target=node.label))
             except WeightsError as e:
                 diags.append(
                     Diagnostic("YN511", str(e), node.row.span, help="give the path of a state_dict saved with torch.save, or False for none")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -44,18 +45,10 @@ def instantiate_node(node: Node) -> nn.Module:
 def instantiate(ir: IR, device: str | torch.device | None = None) -> dict[int, nn.Module]:
     """Every module of the graph (Index rows have none), built under the spec's default activation."""
     modules: dict[int, nn.Module] = {}
-    ctx: Any = torch.device(device) if device is not None else _nullcontext()
+    ctx: Any = torch.device(device) if device is not None else contextlib.nullcontext()
     with activation(activation_factory(ir.spec.activation)), ctx:
         for pos, node in ir.nodes.items():
             if node.decl.name == "Index":
                 continue
             modules[pos] = instantiate_node(node)
     return modules
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: object) -> None:
-        return None

@@ -4,7 +4,6 @@ attention heads that must divide channels, unused rows, weights files."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -348,13 +347,11 @@ def _anchor_problem(anchors: Any) -> str:
 
 def check_weights(ir: IR, diags: list[Diagnostic]) -> None:
     """A weights file a row names must exist (it is loaded at build time, never at validation)."""
-    spec_dir = os.path.dirname(ir.spec.path) if ir.spec.path != "<string>" else ""
     for node in ir.nodes.values():
         w = node.weights
         if not isinstance(w, str) or not w:
             continue
-        candidates = [w] if os.path.isabs(w) else [w, os.path.join(spec_dir, w)]
-        if not any(os.path.isfile(c) for c in candidates):
+        if not ir.spec.resolve_path(w).is_file():
             from .bind import arg_span, weights_arg
 
             span = node.row.span

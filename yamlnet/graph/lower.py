@@ -14,7 +14,7 @@ from typing import Literal
 from .. import registry
 from ..diagnostics import Diagnostic, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
-from ..spec.model import Ref, Row, Spec
+from ..spec.model import Ref, Spec
 from .bind import bind_args, scale_depth
 from .checks import check_graph, check_node
 from .ir import INPUT, IR, Node, Port, PortRef
@@ -403,7 +403,3 @@ def _set_outputs(ir: IR) -> None:
         ir.outputs = [PortRef(last.position, t) for t in last.taps]
     else:
         ir.outputs = [PortRef(last.position)]
-
-
-def is_row(x: object) -> bool:
-    return isinstance(x, Row)

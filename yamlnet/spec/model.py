@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -114,6 +115,15 @@ class Spec(BaseModel):
     @property
     def rows(self) -> list[Row]:
         return self.backbone + self.head
+
+    def resolve_path(self, name: str) -> Path:
+        """A file the spec names (a weights file): as given when it exists (absolute, or relative to the working
+        directory), else beside the spec file."""
+        p = Path(name)
+        if p.is_absolute() or p.exists() or self.path == "<string>":
+            return p
+        beside = Path(self.path).parent / p
+        return beside if beside.exists() else p
 
     def span_of(self, key: str) -> Span:
         return self.spans.get(key, Span(self.path, 1, 1))
