@@ -33,8 +33,8 @@ SEEDS = ["emo", "efficientvit", "riformer", "mobileone", "mobilevit"]
 SPELLINGS = {  # seed spec -> its other spellings (same graph)
     "emo": ["taps", "index"],
     "efficientvit": ["taps", "index"],
-    "riformer": ["taps"],
-    "mobileone": ["taps"],
+    "riformer": ["taps", "index"],
+    "mobileone": ["taps", "index"],
     "mobilevit": ["taps"],
 }
 NC = {"emo": 80, "efficientvit": 80, "riformer": 80, "mobileone": 80, "mobilevit": 1}
