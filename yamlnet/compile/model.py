@@ -19,6 +19,11 @@ class YamlnetModel(fx.GraphModule):
     """
 
     stride: torch.Tensor
+    nc: int | None
+    names: dict[int, str]
+    yaml_file: str
+    load_reports: list[Any]  # yamlnet.compile.weights.LoadReport, one per weights file loaded
+    row_params: dict[int, int]  # parameters per row position, counted when built
 
     def fuse(self, backbones: bool = True) -> YamlnetModel:
         """Deploy form: fold Conv+BN and reparameterise branches. `backbones=False` fuses only the YOLOv5
