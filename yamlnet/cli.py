@@ -128,11 +128,13 @@ def cmd_build(a: argparse.Namespace) -> int:
         print(f"{report.path}: {summary_line(report.diagnostics)}; nothing built", file=sys.stderr)
         return EXIT_ERRORS
     from .compile.build import compile_ir
-    from .compile.shapes import check_params, shape_pass
+    from .compile.shapes import shape_pass
     from .render.table import format_table, layer_rows
 
     _print_diags([d for d in report.diagnostics if d.severity != "error"], report.source)
-    refused = check_params(report.ir, limits)  # on meta, before any weight is allocated
+    # shapes for the table and the parameter limit, both on meta, before any weight is allocated
+    shapes, sdiags = shape_pass(report.ir, parse_imgsz(a.imgsz), limits)
+    refused = [d for d in sdiags if d.code == "YN507"]
     if refused:
         _print_diags(refused, report.source)
         print(f"{report.path}: {summary_line(refused)}; nothing built", file=sys.stderr)
@@ -146,8 +148,6 @@ def cmd_build(a: argparse.Namespace) -> int:
         print(("" if rep.complete else "warning: ") + rep.summary(), file=sys.stderr)
         for line in rep.details():
             print(f"  {line}", file=sys.stderr)
-    hw = parse_imgsz(a.imgsz)
-    shapes, sdiags = shape_pass(report.ir, hw, limits)
     _print_diags(sdiags, report.source)
     rows = layer_rows(report.ir, model.row_params, shapes)
     total = sum(p.numel() for p in model.parameters())
