@@ -1,0 +1,1 @@
+"""RT-DETR's decoder head (query selection + deformable-attention transformer decoder), Ultralytics dialect."""
