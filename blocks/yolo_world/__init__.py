@@ -1,0 +1,1 @@
+"""YOLO-World and YOLOE blocks (text-guided C2fAttn, ImagePoolingAttn; WorldDetect and YOLOE heads), Ultralytics dialect."""
