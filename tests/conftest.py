@@ -22,6 +22,32 @@ def _reference() -> dict[str, Any] | None:
 
 
 REFERENCE = _reference()
+ULTRALYTICS_DIR = Path(os.environ.get("YAMLNET_ULTRALYTICS_REFERENCE", REFERENCE_DIR.parent / "ultralytics"))
+
+
+def _ultralytics_reference() -> dict[str, Any] | None:
+    f = ULTRALYTICS_DIR / "reference.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+ULTRALYTICS = _ultralytics_reference()
+
+
+def require_ultralytics() -> dict[str, Any]:
+    """The Ultralytics reference numbers; skip when absent, except under CI where absence is a failure."""
+    if ULTRALYTICS is None:
+        msg = f"Ultralytics reference not found at {ULTRALYTICS_DIR} (set YAMLNET_ULTRALYTICS_REFERENCE to its folder)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return ULTRALYTICS
+
+
+def ultralytics_pairs() -> list[tuple[str, str]]:
+    """Every (file, scale) pair the reference measured (including ones whose measurement failed)."""
+    if ULTRALYTICS is None:
+        return [("<reference missing>", "-")]
+    return [(f, s) for f, scales in sorted(ULTRALYTICS["models"].items()) for s in scales]
 
 
 def require_reference() -> dict[str, Any]:

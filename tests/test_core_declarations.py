@@ -16,7 +16,8 @@ import torch
 
 from yamlnet import registry
 
-NAMES = registry.names()
+DECLS = {f"{d.dialect}:{d.name}" if d.dialect else d.name: d for d in registry.declarations()}
+NAMES = sorted(DECLS)
 
 
 def _params(decl: registry.BlockDecl) -> list[inspect.Parameter]:
@@ -27,7 +28,7 @@ def _params(decl: registry.BlockDecl) -> list[inspect.Parameter]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_declaration_matches_signature(name: str) -> None:
-    decl = registry.lookup(name)
+    decl = DECLS[name]
     assert decl is not None
     assert decl.doc, f"{name} has no doc"
     params = _params(decl)
@@ -62,12 +63,12 @@ def _default_kwargs(decl: registry.BlockDecl, c1: int = 3) -> dict[str, Any]:
     return kw
 
 
-BACKBONES = [n for n in NAMES if registry.lookup(n).taps is not None]  # type: ignore[union-attr]
+BACKBONES = [n for n in NAMES if DECLS[n].taps is not None]
 
 
 @pytest.mark.parametrize("name", BACKBONES)
 def test_declared_taps_equal_a_meta_forward(name: str) -> None:
-    decl = registry.lookup(name)
+    decl = DECLS[name]
     assert decl is not None and decl.role == "backbone"
     kw = _default_kwargs(decl)
     taps = decl.taps_of(kw)
@@ -86,3 +87,47 @@ def test_declaration_modules_do_not_import_torch() -> None:
     code = "import sys; from yamlnet import registry; registry.names(); print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_a_taken_name_cannot_be_registered_again() -> None:
+    decl = registry.lookup("Conv")
+    assert decl is not None
+    with pytest.raises(registry.RegistrationError, match="already registered"):
+        registry.declare("Conv", "blocks.yolov5.common:Conv", args=decl.args, out_channels=decl.out_channels)
+    assert registry.lookup("Conv") is decl  # unchanged
+
+
+def test_replace_true_replaces_and_dialects_keep_one_name_apart() -> None:
+    """One name, two blocks: a dialect's own declaration wins in that dialect; the shared one elsewhere."""
+    a = registry.declare("ZzTwoMeanings", "blocks.yolov5.common:Conv", doc="shared")
+    b = registry.declare("ZzTwoMeanings", "blocks.yolov5.common:DWConv", dialect="ultralytics", doc="ultralytics")
+    try:
+        assert registry.lookup("ZzTwoMeanings", "yolov5") is a
+        assert registry.lookup("ZzTwoMeanings", "ultralytics") is b
+        assert registry.dialects_of("ZzTwoMeanings") == ["ultralytics"]
+        c = registry.declare("ZzTwoMeanings", "blocks.yolov5.common:GhostConv", dialect="ultralytics", doc="again", replace=True)
+        assert registry.lookup("ZzTwoMeanings", "ultralytics") is c
+    finally:
+        registry._DECLS.pop((None, "ZzTwoMeanings"), None)
+        registry._DECLS.pop(("ultralytics", "ZzTwoMeanings"), None)
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"inputs": "many"}, "inputs must be"),
+        ({"repeat": "arg"}, "needs an argument with fill=FILL_N"),
+        ({"role": "neck"}, "role must be"),
+        ({"dialect": "yolov9"}, "dialect must be"),
+        ({"args": (registry.Arg("c2"), registry.Arg("c2"))}, "argument names repeat"),
+    ],
+)
+def test_declarations_are_validated_when_created(kw: dict[str, Any], msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        registry.BlockDecl(name="Bad", impl="m:Bad", **kw)
+
+
+@pytest.mark.parametrize(("channels", "stride"), [(0, 8), (-3, 8), (64, 0)])
+def test_tap_declarations_are_validated_when_created(channels: int, stride: int) -> None:
+    with pytest.raises(ValueError, match="tap P3"):
+        registry.TapDecl("P3", channels, stride)

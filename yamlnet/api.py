@@ -20,12 +20,46 @@ if TYPE_CHECKING:
     from .compile.weights import LoadReport
 
 
-def load_spec(path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Spec:
-    """The typed Spec of a file (or of YAML text). Raises SpecError with every diagnostic if it has errors."""
-    spec, diags, src = load_spec_with_diagnostics(path_or_text, limits)
+OVERRIDABLE = ("nc", "anchors", "ch", "scale", "dialect")
+
+
+def _overrides(**kw: Any) -> dict[str, Any]:
+    """Keyword overrides of top-level spec keys (None = keep the file's value)."""
+    unknown = set(kw) - set(OVERRIDABLE)
+    if unknown:
+        raise TypeError(f"unknown override(s) {sorted(unknown)}; yamlnet can override {', '.join(OVERRIDABLE)}")
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def load_spec(
+    path_or_text: str | os.PathLike[str],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    scale: str | None = None,
+    nc: int | None = None,
+    anchors: Any = None,
+    ch: int | None = None,
+    dialect: str | None = None,
+) -> Spec:
+    """The typed Spec of a file (or of YAML text). Raises SpecError with every diagnostic if it has errors.
+    `scale`, `nc`, `anchors`, `ch`, `dialect` replace the file's top-level keys before it is read."""
+    over = _overrides(scale=scale, nc=nc, anchors=anchors, ch=ch, dialect=dialect)
+    spec, diags, src = load_spec_with_diagnostics(path_or_text, limits, overrides=over)
     if spec is None or errors(diags):
         raise SpecError(diags, src)
     return spec
+
+
+def _edited(spec: Spec, over: dict[str, Any]) -> dict[str, Any]:
+    """The header values of a Spec object that differ from what its source text says (a Spec edited in
+    Python, e.g. `spec.model_copy(update={"nc": 3})`), merged with explicit overrides."""
+    if spec.source is None:
+        return over
+    fresh, _, _ = load_spec_with_diagnostics(spec.source.text, overrides=over)
+    if fresh is None:
+        return over
+    changed = {k: getattr(spec, k) for k in OVERRIDABLE if getattr(spec, k) != getattr(fresh, k)}
+    return {**changed, **over}
 
 
 @dataclass
@@ -56,14 +90,25 @@ class Report:
         return render_text(self.diagnostics, self.source, color)
 
 
-def analyze(path_or_spec: str | os.PathLike[str] | Spec, limits: Limits = DEFAULT_LIMITS) -> Report:
-    """Static analysis, torch never imported: parse, lower, infer channels and strides, check the rules."""
+def analyze(path_or_spec: str | os.PathLike[str] | Spec, limits: Limits = DEFAULT_LIMITS, **overrides: Any) -> Report:
+    """Static analysis, torch never imported: parse, lower, infer channels and strides, check the rules.
+    Keyword overrides (scale=, nc=, anchors=, ch=, dialect=) replace the spec's top-level keys.
+
+    A Spec object is re-read from its source text when its header was edited in Python (or overrides are
+    given), so that every row sees the new values (a head built for nc=80 under a Spec saying nc=3 would be
+    a model the user did not mean)."""
+    over = _overrides(**overrides)
     if isinstance(path_or_spec, Spec):
-        spec: Spec | None = path_or_spec
-        diags: list[Diagnostic] = []
         src = path_or_spec.source
+        over = _edited(path_or_spec, over)
+        if over and src is not None:
+            spec, diags, _ = load_spec_with_diagnostics(src.text, limits, overrides=over)
+            if spec is not None:
+                spec = spec.model_copy(update={"path": path_or_spec.path})
+        else:
+            spec, diags = path_or_spec, []
     else:
-        spec, diags, src = load_spec_with_diagnostics(path_or_spec, limits)
+        spec, diags, src = load_spec_with_diagnostics(path_or_spec, limits, overrides=over)
     name = spec.path if spec is not None else (src.name if src else os.fspath(path_or_spec))  # type: ignore[arg-type]
     if spec is None:
         return Report(name, diags, src)
@@ -87,11 +132,16 @@ def parse_imgsz(value: int | str | Sequence[int]) -> tuple[int, int]:
 
 
 def validate(
-    path_or_spec: str | os.PathLike[str] | Spec, imgsz: int | str | Sequence[Any] = 640, static: bool = False, limits: Limits = DEFAULT_LIMITS
+    path_or_spec: str | os.PathLike[str] | Spec,
+    imgsz: int | str | Sequence[Any] = 640,
+    static: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    **overrides: Any,
 ) -> Report:
     """All problems of a spec: static rules, size rules at each `imgsz`, then (unless `static`) the shape pass,
-    which instantiates every block on the meta device (no weight memory) and propagates meta tensors."""
-    report = analyze(path_or_spec, limits)
+    which instantiates every block on the meta device (no weight memory) and propagates meta tensors.
+    Keyword overrides (scale=, nc=, anchors=, ch=, dialect=) replace the spec's top-level keys."""
+    report = analyze(path_or_spec, limits, **overrides)
     if report.ir is None:
         return report
     sizes = (
@@ -123,9 +173,12 @@ def build(
     fuse: bool = False,
     device: Any = None,
     limits: Limits = DEFAULT_LIMITS,
+    **overrides: Any,
 ) -> YamlnetModel:
-    """The compiled nn.Module (a torch.fx.GraphModule). Raises SpecError when the spec has errors."""
-    report = analyze(path_or_spec, limits)
+    """The compiled nn.Module (a torch.fx.GraphModule). Raises SpecError when the spec has errors.
+    Keyword overrides (scale=, nc=, anchors=, ch=, dialect=) replace the spec's top-level keys, so the head
+    and the model agree (`build("yolo11.yaml", scale="s", nc=3)`)."""
+    report = analyze(path_or_spec, limits, **overrides)
     if not report.ok or report.ir is None:
         raise SpecError(report.diagnostics, report.source)
     from .compile.build import compile_ir

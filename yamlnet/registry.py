@@ -35,7 +35,26 @@ FILL_N = "n"  # the depth (repeat count) after depth scaling (C3, BottleneckCSP,
 FILL_WEIGHTS = "weights"  # taken from the YAML, but loaded by the compiler, not passed to the constructor
 CHECK_C1 = "c1"  # an argument the YAML states (nn.Conv2d's in_channels) that must equal the arriving channels
 
+FILL_HEADER = "header:"  # prefix: "header:reg_max" fills the argument from the spec's top-level key `reg_max`
+
 ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any")
+
+DIALECTS = ("yolov5", "ultralytics")  # the YAML dialects a spec can be written in
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The model-scaling facts of a spec that width and scale rules need (see `Arg.width`, `BlockDecl.scale_args`).
+
+    `scale` is the Ultralytics scale letter in use (n, s, m, l, x) or None; `max_channels` is inf without a cap.
+    """
+
+    dialect: str = "yolov5"
+    scale: str | None = None
+    depth: float = 1.0
+    width: float = 1.0
+    max_channels: float = float("inf")
+    nc: int = 80
 
 
 @dataclass(frozen=True)
@@ -43,7 +62,9 @@ class Arg:
     """One constructor argument of a block.
 
     `type` is one of ARG_TYPES or a union joined by "|" ("int|list", "str|none"); "float" accepts ints.
-    `width` marks a channel count scaled by the spec's width_multiple (make_divisible(v * w, 8)).
+    `width` marks a channel count scaled by the spec's width: True applies the dialect's rule
+    (make_divisible(min(v, max_channels) * width, 8), a value equal to the head's outputs left unscaled); a
+    function `(value, Scaling) -> value` states a block's own rule.
     `fill` names what the compiler supplies (FILL_*); such arguments are not written in the YAML row,
     except FILL_WEIGHTS, which is written there and consumed by the weight loader.
     `check=CHECK_C1` marks a channel count the row states (nn.Conv2d's in_channels): it is checked against the
@@ -53,7 +74,7 @@ class Arg:
     name: str
     type: str = "any"
     default: Any = REQUIRED
-    width: bool = False
+    width: bool | Callable[[Any, Scaling], Any] = False
     fill: str | None = None
     doc: str = ""
     check: str | None = None  # CHECK_C1: the YAML may state the input channels; they are checked, else filled
@@ -61,6 +82,11 @@ class Arg:
     @property
     def from_yaml(self) -> bool:
         return self.fill is None or self.fill == FILL_WEIGHTS
+
+    @property
+    def header_key(self) -> str | None:
+        """The top-level spec key this argument is filled from (`fill="header:reg_max"`), else None."""
+        return self.fill[len(FILL_HEADER) :] if self.fill and self.fill.startswith(FILL_HEADER) else None
 
     @property
     def to_constructor(self) -> bool:
@@ -84,6 +110,12 @@ class TapDecl:
     channels: int
     stride: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.channels, int) or self.channels < 1:
+            raise ValueError(f"tap {self.name}: channels must be a whole number >= 1, not {self.channels!r}")
+        if not self.stride or self.stride < 0:
+            raise ValueError(f"tap {self.name}: stride must be positive, not {self.stride!r}")
+
 
 @dataclass(frozen=True)
 class SizeRule:
@@ -97,6 +129,11 @@ Channels = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound ar
 Stride = Callable[[Mapping[str, Any]], Fraction]  # bound args -> output stride / input stride
 Taps = Callable[[Mapping[str, Any]], Sequence[TapDecl]]
 Prepare = Callable[[dict[str, Any], int], dict[str, Any]]  # (bound args, number of inputs) -> bound args
+ScaleArgs = Callable[[dict[str, Any], Scaling], dict[str, Any]]  # (bound args, scaling) -> bound args
+
+_INPUTS = ("one", "join", "list")
+_REPEATS = ("sequential", "arg", "none")
+_ROLES = ("layer", "join", "head", "backbone")
 
 
 @dataclass(frozen=True)
@@ -110,6 +147,9 @@ class BlockDecl:
     - `out_channels`: None for heads (Detect, Segment, Classify), whose output is not a feature map.
     - `taps`: for a multi-output block (a backbone), its outputs in the order its forward returns them.
     - `role`: "layer", "join", "head" or "backbone".
+    - `dialect`: None for a block every dialect knows; "yolov5" or "ultralytics" for one that only that
+      dialect's files may name (a dialect's block wins over a shared one of the same name).
+    - `scale_args`: scale-dependent argument changes (Ultralytics changes some arguments by scale letter).
     """
 
     name: str
@@ -125,6 +165,28 @@ class BlockDecl:
     role: str = "layer"
     doc: str = ""
     source: str = field(default="", compare=False)  # which module declared it
+    dialect: str | None = None
+    scale_args: ScaleArgs | None = None
+
+    def __post_init__(self) -> None:
+        where = f"block {self.name!r}"
+        if not self.name or not all(p.isidentifier() for p in self.name.split(".")):
+            raise ValueError(f"{where}: a block name is a dotted identifier")
+        if ":" not in self.impl:
+            raise ValueError(f"{where}: impl is 'package.module:attr', not {self.impl!r}")
+        if self.inputs not in _INPUTS:
+            raise ValueError(f"{where}: inputs must be one of {_INPUTS}, not {self.inputs!r}")
+        if self.repeat not in _REPEATS:
+            raise ValueError(f"{where}: repeat must be one of {_REPEATS}, not {self.repeat!r}")
+        if self.role not in _ROLES:
+            raise ValueError(f"{where}: role must be one of {_ROLES}, not {self.role!r}")
+        if self.dialect is not None and self.dialect not in DIALECTS:
+            raise ValueError(f"{where}: dialect must be one of {DIALECTS} or None, not {self.dialect!r}")
+        names = [a.name for a in self.args]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{where}: argument names repeat: {names}")
+        if self.repeat == "arg" and not any(a.fill == FILL_N for a in self.args):
+            raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 
     def yaml_args(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.from_yaml)
@@ -191,19 +253,32 @@ def tap_name(stride: int) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # The registry.
 
-_DECLS: dict[str, BlockDecl] = {}
+_DECLS: dict[tuple[str | None, str], BlockDecl] = {}  # (dialect or None for shared, name) -> declaration
 _LOADED = False
 
 
-def register(decl: BlockDecl) -> BlockDecl:
-    """Add a declaration. A later registration of the same name replaces the earlier one."""
-    _DECLS[decl.name] = decl
+class RegistrationError(ValueError):
+    """A block name registered twice in one dialect without `replace=True`."""
+
+
+def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
+    """Add a declaration. A name already taken in the same dialect is an error unless `replace=True`."""
+    key = (decl.dialect, decl.name)
+    old = _DECLS.get(key)
+    if old is not None and not replace:
+        where = f" in the {decl.dialect} dialect" if decl.dialect else ""
+        raise RegistrationError(
+            f"block {decl.name!r} is already registered{where} (by {old.source or old.impl}); "
+            f"pass replace=True to replace it, or register it under another name"
+        )
+    _DECLS[key] = decl
     return decl
 
 
 def declare(name: str, impl: str, **kw: Any) -> BlockDecl:
     """Shorthand used by the `decl` modules: register(BlockDecl(name, impl, ...))."""
-    return register(BlockDecl(name=name, impl=impl, source=kw.pop("source", impl.split(":")[0]), **kw))
+    replace = kw.pop("replace", False)
+    return register(BlockDecl(name=name, impl=impl, source=kw.pop("source", impl.split(":")[0]), **kw), replace=replace)
 
 
 def block(name: str | None = None, **kw: Any) -> Callable[[Any], Any]:
@@ -245,14 +320,34 @@ def _load_declarations() -> None:
             ep.load()  # a third-party package's declaration module registers its blocks
 
 
-def lookup(name: str) -> BlockDecl | None:
+def lookup(name: str, dialect: str | None = "yolov5") -> BlockDecl | None:
+    """The declaration a spec of `dialect` means by `name`: the dialect's own, else the shared one."""
     _load_declarations()
-    return _DECLS.get(name)
+    if dialect is not None and (dialect, name) in _DECLS:
+        return _DECLS[(dialect, name)]
+    return _DECLS.get((None, name))
 
 
-def names() -> list[str]:
+def names(dialect: str | None = None) -> list[str]:
+    """Block names a spec of `dialect` can use (every registered name when `dialect` is None)."""
     _load_declarations()
-    return sorted(_DECLS)
+    return sorted({n for (d, n) in _DECLS if dialect is None or d is None or d == dialect})
+
+
+def dialects_of(name: str) -> list[str]:
+    """The dialects that declare `name` as their own (empty for a shared block or an unknown name)."""
+    _load_declarations()
+    return sorted(d for (d, n) in _DECLS if n == name and d is not None)
+
+
+def declarations(dialect: str | None = None) -> list[BlockDecl]:
+    """Every declaration (or those visible in `dialect`), ordered by name then dialect."""
+    _load_declarations()
+    out = [d for (dl, _), d in _DECLS.items() if dialect is None or dl is None or dl == dialect]
+    if dialect is not None:  # a dialect's own block hides the shared one of the same name
+        own = {d.name for d in out if d.dialect == dialect}
+        out = [d for d in out if d.dialect == dialect or d.name not in own]
+    return sorted(out, key=lambda d: (d.name, d.dialect or ""))
 
 
 def load_impl(decl: BlockDecl) -> Callable[..., Any]:

@@ -48,8 +48,9 @@ def signature(decl: BlockDecl) -> str:
     return f"{decl.name}[{', '.join(parts)}]"
 
 
-def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
-    """Constructor keyword arguments for one row (before `prepare`), or None with diagnostics."""
+def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: int) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """Constructor keyword arguments for one row (before `prepare`), or None with diagnostics.
+    `c_in` None: the input channels are unknown (an input has an error); checks that need them stay silent."""
     diags: list[Diagnostic] = []
     yaml_args = decl.yaml_args()
     given = list(row.args)
@@ -88,12 +89,15 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
     if diags:
         return None, diags
     bound: dict[str, Any] = {}
-    no = _outputs_per_level(spec)
+    scaling = spec.scaling
     for a in decl.args:
-        if a.fill == FILL_C1:
+        if a.header_key is not None:
+            v = spec.names.get(a.header_key)
+            bound[a.name] = a.default if v is None else v
+        elif a.fill == FILL_C1:
             bound[a.name] = c_in[0] if c_in else spec.ch
         elif a.fill == FILL_C1S:
-            bound[a.name] = list(c_in)
+            bound[a.name] = list(c_in or [])
         elif a.fill == FILL_N:
             bound[a.name] = n
         elif a.fill == FILL_WEIGHTS:
@@ -101,7 +105,7 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
         elif a.check == CHECK_C1:
             c1 = c_in[0] if c_in else spec.ch
             v = values.get(a.name)
-            if v is not None and v != c1:
+            if v is not None and c_in is not None and v != c1:
                 diags.append(
                     Diagnostic(
                         "YN301",
@@ -114,10 +118,25 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int], n: int) ->
             bound[a.name] = c1
         else:
             v = values[a.name]
-            if a.width and isinstance(v, int) and not isinstance(v, bool) and v != no:
-                v = make_divisible(v * spec.width_multiple, 8)
+            if callable(a.width):
+                v = a.width(v, scaling)
+            elif a.width:
+                v = scale_width(spec, v)
             bound[a.name] = v
+    if not diags and decl.scale_args is not None:
+        bound = decl.scale_args(dict(bound), scaling)
     return (None if diags else bound), diags
+
+
+def scale_width(spec: Spec, v: Any) -> Any:
+    """A width-scaled channel count under the spec's dialect. YOLOv5: make_divisible(v * width, 8), a count equal
+    to na * (nc + 5) (a layer feeding the anchor head) left as is. Ultralytics: make_divisible(min(v,
+    max_channels) * width, 8), a count equal to nc left as is."""
+    if not isinstance(v, int) or isinstance(v, bool):
+        return v
+    if spec.dialect == "ultralytics":
+        return v if v == (spec.nc or 80) else make_divisible(min(v, spec.max_channels) * spec.width_multiple, 8)
+    return v if v == _outputs_per_level(spec) else make_divisible(v * spec.width_multiple, 8)
 
 
 def constructor_kwargs(decl: BlockDecl, bound: dict[str, Any]) -> dict[str, Any]:
@@ -163,4 +182,15 @@ def arg_span(row: Row, decl: BlockDecl, name: str) -> Span:
     return row.args_span
 
 
-__all__ = ["Arg", "arg_span", "bind_args", "constructor_kwargs", "make_divisible", "scale_depth", "signature", "type_ok", "weights_arg"]
+__all__ = [
+    "Arg",
+    "arg_span",
+    "bind_args",
+    "constructor_kwargs",
+    "make_divisible",
+    "scale_depth",
+    "scale_width",
+    "signature",
+    "type_ok",
+    "weights_arg",
+]

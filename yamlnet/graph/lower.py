@@ -14,9 +14,9 @@ from typing import Literal
 from .. import registry
 from ..diagnostics import Diagnostic, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
-from ..spec.model import Ref, Spec
+from ..spec.model import Ref, Row, Spec
 from .bind import bind_args, scale_depth
-from .checks import check_graph, check_node
+from .checks import check_args, check_graph, check_node
 from .ir import INPUT, IR, Node, Port, PortRef
 
 SEED_SLOTS = 5  # P1..P5
@@ -26,10 +26,13 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
     rows = spec.rows
     diags: list[Diagnostic] = []
     numbering: Literal["seeds", "rows"] = "rows"
-    if rows:
-        d0 = registry.lookup(rows[0].module)
+    if rows and rows[0].position == 0:
+        d0 = registry.lookup(rows[0].module, spec.dialect)
         if d0 is not None and d0.taps is not None and not any(r.module == "Index" for r in rows):
             numbering = "seeds"
+    elif rows and _seeds_fit_better(rows):  # row 0 has an error (reported); its references tell how the rows count
+        numbering = "seeds"
+        diags.append(_unread_backbone_note(rows))
     shift = SEED_SLOTS - 1 if numbering == "seeds" else 0
     ir = IR(spec=spec, nodes={}, numbering=numbering, diagnostics=diags)
     names = {r.name: r.position for r in rows if r.name}
@@ -41,7 +44,7 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
             seen_names[r.name] = r.span
 
     for row in rows:
-        decl = registry.lookup(row.module)
+        decl = registry.lookup(row.module, spec.dialect)
         assert decl is not None  # the parser reported unknown modules and dropped the row
         index = row.position + (shift if row.position > 0 else 0)
         node = Node(position=row.position, index=index, row=row, decl=decl, weights=row.weights)
@@ -56,8 +59,11 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
         if node.ok:
             _infer(ir, node, limits, diags)
         elif decl.name != "Index":
-            # an input is unusable (already reported); still check this row's own arguments
-            _, more = bind_args(spec, row, decl, [spec.ch] * max(len(row.refs), 1), scale_depth(row.number, spec.depth_multiple))
+            # an input is unusable (already reported): its channels and stride are unknown, so only this row's own
+            # arguments are checked, never against invented input channels
+            more = check_args(row, decl)
+            if not more:
+                _, more = bind_args(spec, row, decl, None, scale_depth(row.number, spec.depth_multiple))
             diags.extend(more)
 
     _report_forward_refs(ir, diags)
@@ -66,6 +72,40 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
     if complete and all(n.ok for n in ir.nodes.values()):
         check_graph(ir, diags)
     return ir
+
+
+def _seeds_fit_better(rows: list[Row]) -> bool:
+    """Row 0 could not be read (its error is reported). Whether the other rows' absolute indices make sense
+    only in the seeds' numbering (row 0 a multi-output backbone filling indices 0..4): fewer of them point at
+    the row itself, at later rows or past the end than in plain numbering."""
+
+    def misses(shift: int) -> int:
+        bad = 0
+        for r in rows:
+            index = r.position + shift
+            bad += sum(1 for ref in r.refs if ref.row_name is None and ref.index is not None and ref.index >= index)
+        return bad
+
+    return misses(SEED_SLOTS - 1) < misses(0)
+
+
+def _unread_backbone_note(rows: list[Row]) -> Diagnostic:
+    """Rows that use indices 1..4 of a row 0 that could not be read: they are left unresolved (no noise) and
+    this note says how a block with several outputs makes those indices mean something."""
+    uses = [(r, ref) for r in rows for ref in r.refs if ref.row_name is None and ref.index is not None and 0 <= ref.index < SEED_SLOTS]
+    r, ref = uses[0] if uses else (rows[0], None)
+    listed = ", ".join(f"`{u.text}` in layer {u_row.position + SEED_SLOTS - 1}" for u_row, u in uses[:4])
+    return Diagnostic(
+        "YN105",
+        "later rows use indices 0..4 as the outputs of row 0, whose module is not known" if uses else "row 0's module is not known",
+        ref.span if ref is not None else r.span,
+        severity="note",
+        label="an output of row 0",
+        notes=(f"read as the outputs of a multi-output block in row 0 (rows after it are numbered from 5): {listed}",) if uses else (),
+        help="if row 0's block has several outputs, register it from Python with its taps: `yamlnet.block(..., taps=lambda args: "
+        "[TapDecl('P3', 128, 8), TapDecl('P4', 256, 16), TapDecl('P5', 512, 32)])` (docs/spec-reference.md, multi-output blocks); "
+        "index k then takes its output at stride 2^(k+1)",
+    )
 
 
 def _forward(ir: IR, node: Node, target: int, ref: Ref, what: str) -> None:
@@ -269,6 +309,11 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         return
     node.n = n
     c_in = [int(c) for c in node.c_in if c is not None]
+    more = check_args(row, decl)  # arguments outside their declared ranges, each at its own place
+    if more:
+        diags.extend(more)
+        node.ok = False
+        return
     bound, more = bind_args(spec, row, decl, c_in, n)
     diags.extend(more)
     if bound is None:

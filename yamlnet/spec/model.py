@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..diagnostics import SourceText, Span
+from ..registry import Scaling
 from .expr import ActivationCall
 
 
@@ -58,6 +59,37 @@ class Header(BaseModel):
     width_multiple: float = Field(default=1.0, gt=0, le=100)
     anchors: list[list[float]] | int | None = None
     ch: int = Field(default=3, ge=1, le=65536)
+    # the Ultralytics dialect's keys
+    dialect: Literal["yolov5", "ultralytics"] | None = None
+    scales: dict[str, list[float]] | None = None
+    scale: str | None = None
+    end2end: bool | None = None
+    reg_max: int | None = Field(default=None, ge=1, le=1024)
+    kpt_shape: list[int] | None = None
+    text_model: str | None = None
+
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("scales must list at least one scale, e.g. `n: [0.50, 0.25, 1024]`")
+        for k, t in v.items():
+            if not isinstance(k, str) or not k.isidentifier():
+                raise ValueError(f"a scale is named by a letter such as n or s, not {k!r}")
+            if len(t) != 3:
+                raise ValueError(f"scale `{k}` is [depth, width, max_channels]; it has {len(t)} values")
+            if any(not math.isfinite(x) or x <= 0 for x in t):
+                raise ValueError(f"scale `{k}`: depth, width and max_channels must be positive finite numbers")
+        return v
+
+    @field_validator("kpt_shape")
+    @classmethod
+    def _kpt_shape(cls, v: Any) -> Any:
+        if v is not None and (len(v) != 2 or v[0] < 1 or v[1] not in (2, 3)):
+            raise ValueError("kpt_shape is [number of keypoints, 2 or 3 (x, y[, visible])], e.g. [17, 3]")
+        return v
 
     @field_validator("depth_multiple", "width_multiple")
     @classmethod
@@ -106,11 +138,19 @@ class Spec(BaseModel):
     anchors: list[list[float]] | int | None = None
     activation: ActivationCall | None = None
     ch: int = 3
+    dialect: Literal["yolov5", "ultralytics"] = "yolov5"
+    scale: str | None = None  # the Ultralytics scale letter in use
+    max_channels: float = math.inf  # the scale's channel cap (Ultralytics), inf for none
     backbone: list[Row]
     head: list[Row]
     names: dict[str, Any] = Field(default_factory=dict)
     source: SourceText | None = Field(default=None, exclude=True, repr=False)
     spans: dict[str, Span] = Field(default_factory=dict, repr=False)  # where each top-level key is
+
+    @property
+    def scaling(self) -> Scaling:
+        """What width and scale rules of blocks need to know (`yamlnet.registry.Scaling`)."""
+        return Scaling(self.dialect, self.scale, self.depth_multiple, self.width_multiple, self.max_channels, self.nc or 80)
 
     @property
     def rows(self) -> list[Row]:

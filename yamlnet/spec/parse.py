@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pydantic
 
 from .. import registry
 from ..diagnostics import Diagnostic, SourceText, Span
+from .dialect import choose_scale, unscaled_path
+from .dialect import detect as detect_dialect
 from .expr import ExprError, evaluate, looks_like_code, parse_activation
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Header, Ref, Row, Spec
@@ -41,20 +46,49 @@ ACTIVATIONS = {
 
 
 def load_spec_with_diagnostics(
-    path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS
+    path_or_text: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, overrides: Mapping[str, Any] | None = None
 ) -> tuple[Spec | None, list[Diagnostic], SourceText | None]:
-    src, diags = read_source(path_or_text, limits)
+    """Read and parse a spec. `overrides` replace top-level keys before anything is read from them (nc, anchors,
+    ch, scale, dialect), so every row that uses them sees the new value. A scaled name that is not a file
+    (`yolo11n.yaml`) reads the file it stands for (`yolo11.yaml`) with that scale, as Ultralytics does."""
+    scale_name = os.fspath(path_or_text)
+    unscaled = _unscaled_file(path_or_text)
+    src, diags = read_source(unscaled if unscaled is not None else path_or_text, limits)
     if src is None:
         return None, diags, None
     tree, more = compose_tree(src, limits)
     diags += more
     if tree is None:
         return None, diags, src
-    spec, more = parse_tree(tree, src, limits)
+    spec, more = parse_tree(tree, src, limits, overrides=overrides, scale_name=scale_name)
     return spec, diags + more, src
 
 
-def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) -> tuple[Spec | None, list[Diagnostic]]:
+def _unscaled_file(path_or_text: str | os.PathLike[str]) -> str | None:
+    s = os.fspath(path_or_text)
+    if "\n" in s or not s.endswith((".yaml", ".yml")):
+        return None
+    try:
+        if Path(s).exists():
+            return None
+        alt = unscaled_path(s)
+        return str(alt) if alt is not None and alt.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _ynode(value: Any, span: Span) -> YNode:
+    """A YNode for a value given in Python (an override), with the span every part of it reports."""
+    if isinstance(value, (list, tuple)):
+        return YNode([_ynode(v, span) for v in value], span, span)
+    if isinstance(value, dict):
+        return YNode({str(k): _ynode(v, span) for k, v in value.items()}, span, span)
+    return YNode(value, span, span)
+
+
+def parse_tree(
+    tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS, overrides: Mapping[str, Any] | None = None, scale_name: str | None = None
+) -> tuple[Spec | None, list[Diagnostic]]:
     file = src.name
     diags: list[Diagnostic] = []
     if not isinstance(tree.value, dict):
@@ -66,7 +100,11 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
                 help="start the file with keys such as `nc: 80` and `backbone:`",
             )
         ]
-    top: dict[str, YNode] = tree.value
+    top: dict[str, YNode] = dict(tree.value)
+    for k, v in (overrides or {}).items():
+        if v is not None:  # an override given in Python (build(nc=3), --scale s): reported at the key it replaces
+            where = top[k].key_span or top[k].span if k in top else Span(file, 1, 1)
+            top[k] = _ynode(v, Span(where.file, where.line, where.column, where.end_line, where.end_column))
     spans = {k: (v.key_span or v.span) for k, v in top.items()}
 
     # header: everything but the rows and the activation, checked by pydantic
@@ -103,6 +141,28 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
 
     names: dict[str, Any] = {k: v for k, v in header_in.items() if _bindable(v)}
     names.setdefault("nc", header.nc if header.nc is not None else 80)
+
+    dialect, more = detect_dialect(top, _row_shapes(top), file)
+    diags += more
+    scales = header.scales  # None when absent or malformed (then already reported)
+    scale, more = choose_scale(
+        scales, header.scale, (top["scale"].span if "scale" in top else None), scale_name or file, spans.get("scales", Span(file, 1, 1))
+    )
+    diags += more
+    depth, width, max_channels = header.depth_multiple, header.width_multiple, math.inf
+    if scales and scale is not None:
+        depth, width, max_channels = scales[scale]
+        for key in ("depth_multiple", "width_multiple"):
+            if key in top:
+                diags.append(
+                    Diagnostic(
+                        "YN121",
+                        f"`{key}` is ignored: the spec has `scales:`, and scale `{scale}` sets depth, width and max_channels",
+                        spans[key],
+                        severity="warning",
+                        help=f"remove `{key}`, or remove `scales:` to use it",
+                    )
+                )
 
     activation = None
     if "activation" in top and top["activation"].value is not None:
@@ -156,18 +216,21 @@ def parse_tree(tree: YNode, src: SourceText, limits: Limits = DEFAULT_LIMITS) ->
                     )
                 )
                 break
-            row = _parse_row(item, position, section, names, limits, diags)  # type: ignore[arg-type]
+            row = _parse_row(item, position, section, names, limits, diags, dialect)  # type: ignore[arg-type]
             if row is not None:
                 sections[section].append(row)
             position += 1
     spec = Spec(
         path=file,
         nc=header.nc,
-        depth_multiple=header.depth_multiple,
-        width_multiple=header.width_multiple,
+        depth_multiple=depth,
+        width_multiple=width,
         anchors=header.anchors,
         activation=activation,
         ch=header.ch,
+        dialect=dialect,  # type: ignore[arg-type]
+        scale=scale,
+        max_channels=max_channels,
         backbone=sections["backbone"],
         head=sections["head"],
         names=names,
@@ -198,7 +261,29 @@ def _col(span: Span, column: int) -> Span:
     return Span(span.file, span.line, span.column + max(column - 1, 0), span.line, span.column + max(column - 1, 0) + 1)
 
 
-def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], limits: Limits, diags: list[Diagnostic]) -> Row | None:
+def _row_shapes(top: dict[str, YNode]) -> list[tuple[str, int, Span]]:
+    """(module, number of args, module span) of every well-formed row: the evidence for the dialect."""
+    out: list[tuple[str, int, Span]] = []
+    for section in ("backbone", "head"):
+        node = top.get(section)
+        if node is None or not isinstance(node.value, list):
+            continue
+        for item in node.value:
+            v = item.value
+            if isinstance(v, list) and len(v) == 4:
+                m, a = v[2], v[3]
+            elif isinstance(v, dict) and "module" in v:
+                m, a = v["module"], v.get("args", YNode([], item.span))
+            else:
+                continue
+            if isinstance(m.value, str):
+                out.append((m.value, len(a.value) if isinstance(a.value, list) else 0, m.span))
+    return out
+
+
+def _parse_row(
+    item: YNode, position: int, section: str, names: dict[str, Any], limits: Limits, diags: list[Diagnostic], dialect: str = "yolov5"
+) -> Row | None:
     name: str | None = None
     weights: str | None = None
     if isinstance(item.value, list):
@@ -298,24 +383,26 @@ def _parse_row(item: YNode, position: int, section: str, names: dict[str, Any], 
             )
         )
         return None
-    if registry.lookup(module) is None:
-        close = difflib.get_close_matches(module, registry.names(), n=3, cutoff=0.6)
+    if registry.lookup(module, dialect) is None:
+        known = registry.names(dialect)
+        close = difflib.get_close_matches(module, known, n=3, cutoff=0.6)
         if not close:
-            lowered = {n.lower(): n for n in registry.names()}
+            lowered = {n.lower(): n for n in known}
             close = [lowered[module.lower()]] if module.lower() in lowered else []
-        diags.append(
-            Diagnostic(
-                "YN105",
-                f"unknown module `{module}`",
-                m_node.span,
-                label="not a registered block",
-                help=(
-                    f"did you mean {' or '.join(f'`{c}`' for c in close)}?"
-                    if close
-                    else "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)"
-                ),
+        elsewhere = [d for d in registry.dialects_of(module) if d != dialect]
+        if elsewhere:
+            other = "Ultralytics" if elsewhere[0] == "ultralytics" else "YOLOv5"
+            this = "YOLOv5" if dialect == "yolov5" else "Ultralytics"
+            text = f"`{module}` is a{'n' * (other == 'Ultralytics')} {other} block, but this spec reads as {this}"
+            hint = f"add a top-level `dialect: {elsewhere[0]}` if the file is written for {other}"
+        else:
+            text = f"unknown module `{module}`"
+            hint = (
+                f"did you mean {' or '.join(f'`{c}`' for c in close)}?"
+                if close
+                else "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)"
             )
-        )
+        diags.append(Diagnostic("YN105", text, m_node.span, label="not a registered block", help=hint))
         ok = False
 
     args: list[Any] = []
