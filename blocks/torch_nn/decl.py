@@ -1,9 +1,10 @@
 """Declarations of the `torch.nn` layers YOLOv5 YAMLs use, named as the YAMLs spell them (`nn.Upsample`).
 
-Arguments are torch's own, in torch's order (without `device`/`dtype`). As in YOLOv5's parse_model,
-nn.ConvTranspose2d is treated as part of the conv family (in_channels filled, out_channels width-scaled) and
-Channel counts that a YAML row states (nn.Conv2d's in_channels, nn.BatchNorm2d's num_features) are checked
-against the channels that arrive. nn.Conv2d's out_channels is not width-scaled (YOLOv5 does not scale it).
+Arguments are torch's own, in torch's order (without `device`/`dtype`), except nn.ConvTranspose2d: YOLOv5 and
+Ultralytics treat it as part of the conv family, so its row is `[out_channels, kernel_size, stride, padding, ...]`
+with in_channels filled by the compiler and out_channels width-scaled. Channel counts that a YAML row states
+(nn.Conv2d's in_channels, nn.BatchNorm2d's num_features) are checked against the channels that arrive.
+nn.Conv2d's out_channels is not width-scaled (YOLOv5 does not scale it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import CHECK_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
+from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
 
 
 def _first(v: Any) -> Any:
@@ -83,7 +84,7 @@ declare(
     "nn.ConvTranspose2d",
     "torch.nn:ConvTranspose2d",
     args=(
-        IN_CHANNELS,
+        Arg("in_channels", "int", fill=FILL_C1, doc="input channels (filled by the compiler; the row starts with out_channels)"),
         Arg("out_channels", "int", width=True, doc="output channels, scaled by width_multiple"),
         KERNEL,
         Arg("stride", "int|list", default=1, doc="upsampling factor"),
@@ -96,7 +97,7 @@ declare(
     ),
     out_channels=out_arg("out_channels"),
     stride=_transpose_stride,
-    doc="Transposed 2-D convolution; upsamples by stride.",
+    doc="Transposed 2-D convolution; upsamples by stride. Row: [out_channels, kernel_size, stride, padding, ...].",
 )
 declare(
     "nn.MaxPool2d",

@@ -12,6 +12,8 @@ from ..diagnostics import Diagnostic
 from ..spec.limits import Limits
 
 if TYPE_CHECKING:
+    from ..registry import Arg, BlockDecl
+    from ..spec.model import Row
     from .ir import IR, Node
 
 
@@ -38,6 +40,84 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
         _check_join(ir, node, diags)
     if decl.role == "head" and decl.inputs == "list":
         _check_head(ir, node, diags)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Argument ranges (YN107): what a declaration states about each argument's values
+
+
+def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
+    """Arguments the row writes that are outside the range their declaration states (`Arg.low`, `Arg.high`,
+    `Arg.valid`), each reported at its own place. Arguments of the wrong type are left to the binder."""
+    from .bind import arg_span, signature, type_ok
+
+    yaml_args = decl.yaml_args()
+    given = row.args
+    if len(given) > len(yaml_args):
+        return []  # the binder reports the extra argument
+    values = {a.name: given[i] if i < len(given) else a.default for i, a in enumerate(yaml_args)}
+    diags: list[Diagnostic] = []
+    for i, a in enumerate(yaml_args[: len(given)]):
+        v = given[i]
+        if v is None or not type_ok(v, a.type):
+            continue
+        problem = _range_problem(a, v, values)
+        if problem:
+            allowed = _range_words(a)
+            diags.append(
+                Diagnostic(
+                    "YN107",
+                    f"{decl.name} argument `{a.name}` {problem}",
+                    arg_span(row, decl, a.name),
+                    label=allowed or "",
+                    help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else ""),
+                )
+            )
+    return diags
+
+
+def _numbers(v: Any) -> list[int | float]:
+    """The numbers an argument holds (an int, a float, or a list of them such as a kernel [3, 3])."""
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, (int, float)):
+        return [v]
+    if isinstance(v, (list, tuple)):
+        return [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return []
+
+
+def _show(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _range_words(a: Arg) -> str:
+    low, high = getattr(a, "low", None), getattr(a, "high", None)
+    if low is not None and high is not None:
+        return f"allowed: {_show(low)}" if low == high else f"allowed: {_show(low)} to {_show(high)}"
+    if low is not None:
+        return f"allowed: {_show(low)} or more"
+    if high is not None:
+        return f"allowed: at most {_show(high)}"
+    return ""
+
+
+def _range_problem(a: Arg, v: Any, values: dict[str, Any]) -> str:
+    low, high = getattr(a, "low", None), getattr(a, "high", None)
+    for x in _numbers(v):
+        if (low is not None and x < low) or (high is not None and x > high):
+            if low is not None and low == high:
+                return f"is {_show(x)}; it must be {_show(low)}"
+            if low is not None and x < low:
+                return f"is {_show(x)}; it must be >= {_show(low)}"
+            return f"is {_show(x)}; it must be <= {_show(high)}"  # type: ignore[arg-type]
+    valid = getattr(a, "valid", None)
+    if valid is not None:
+        try:
+            return str(valid(v, values) or "")
+        except Exception:  # a faulty rule must not hide the row's other problems; the shape pass still runs
+            return ""
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------------------
