@@ -38,7 +38,21 @@ def _positive(value: str) -> int:
     return n
 
 
+def spec_overrides(a: argparse.Namespace) -> dict[str, Any]:
+    """The spec overrides given on the command line (--scale, --dialect)."""
+    return {k: getattr(a, k) for k in ("scale", "dialect") if getattr(a, k, None) is not None}
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("spec")
+    g.add_argument("--scale", metavar="LETTER", help="the Ultralytics scale to use (n, s, m, l, x); default: from the file name, else the first")
+    g.add_argument(
+        "--dialect", choices=("yolov5", "ultralytics"), help="read the spec in this dialect (default: told from the file, or its `dialect:` key)"
+    )
+
+
 def _limits_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
     g = p.add_argument_group("limits (raise them for unusually large specs)")
     for flag, field, what in (
         ("--max-file-bytes", "file_bytes", "spec file size"),
@@ -103,6 +117,12 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     _limits_args(s)
 
+    fx = sub.add_parser("fix", help="apply the fixes diagnostics offer, as text edits that keep comments and layout")
+    fx.add_argument("spec", help="a spec file (.yaml), rewritten in place")
+    fx.add_argument("--diff", action="store_true", help="print the changes as a unified diff; write nothing (exit 1 when there are changes)")
+    fx.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that are a guess (marked unsafe)")
+    _limits_args(fx)
+
     bl = sub.add_parser("blocks", help="list the registered blocks and their arguments")
     bl.add_argument("name", nargs="?", help="show one block")
     return p
@@ -122,7 +142,7 @@ def cmd_build(a: argparse.Namespace) -> int:
         print(f"yamlnet: error: --weights: no such file {a.weights}", file=sys.stderr)
         return EXIT_USAGE
     limits = _limits(a)
-    report = analyze(a.spec, limits)
+    report = analyze(a.spec, limits, **spec_overrides(a))
     if not report.ok or report.ir is None:
         _print_diags(report.diagnostics, report.source)
         print(f"{report.path}: {summary_line(report.diagnostics)}; nothing built", file=sys.stderr)
@@ -205,12 +225,12 @@ def _collect(paths: Sequence[str]) -> list[str]:
 Result = tuple[str, list[Diagnostic], Any]  # path, diagnostics, SourceText (to quote lines)
 
 
-def _validate_one(args: tuple[str, list[str], bool, Limits]) -> Result:
-    path, sizes, static, limits = args
+def _validate_one(args: tuple[str, list[str], bool, Limits, dict[str, Any]]) -> Result:
+    path, sizes, static, limits, overrides = args
     from .api import validate
 
     try:
-        report = validate(path, imgsz=sizes, static=static, limits=limits)
+        report = validate(path, imgsz=sizes, static=static, limits=limits, **overrides)
         return path, list(report.diagnostics), report.source
     except Exception as e:  # an internal error must still be reported, not crash the run
         return path, [_internal(path, e)], None
@@ -236,7 +256,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if not files:
         print("yamlnet: error: no spec files found", file=sys.stderr)
         return EXIT_USAGE
-    jobs = [(f, sizes, a.static, limits) for f in files]
+    jobs = [(f, sizes, a.static, limits, spec_overrides(a)) for f in files]
     if len(files) == 1 or a.jobs == 1:
         results = [_validate_one(j) for j in jobs]
     else:
@@ -307,6 +327,30 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
     return [results[i] for i in range(len(jobs))]
 
 
+def cmd_fix(a: argparse.Namespace) -> int:
+    from .fix import chosen_fix, fix_file
+
+    result = fix_file(a.spec, unsafe=a.unsafe_fixes, write=not a.diff, limits=_limits(a))
+    if result.source_diags:
+        _print_diags(result.source_diags, None)
+        return EXIT_ERRORS
+    verb = "would fix" if a.diff else "fixed"
+    for d, f in result.applied:
+        print(f"{verb} {d.span.file}:{d.span.line}:{d.span.column}: {d.code} {f.title}", file=sys.stderr)
+    for d in result.refused:
+        print(f"not applied (it would leave the spec worse): {d.span.file}:{d.span.line}:{d.span.column}: {d.code}", file=sys.stderr)
+    left = result.remaining
+    if a.diff:
+        sys.stdout.write(result.diff())
+    pending = sum(chosen_fix(d, unsafe=True) is not None for d in left)
+    tail = f"; {pending} more with --unsafe-fixes" if pending and not a.unsafe_fixes else ""
+    n = len(result.applied)
+    print(f"{a.spec}: {n} fix{'es' * (n != 1)} {'to apply' if a.diff else 'applied'}, {summary_line(left)} left{tail}", file=sys.stderr)
+    if a.diff:
+        return EXIT_ERRORS if result.changed else EXIT_OK
+    return EXIT_ERRORS if any(d.severity == "error" for d in left) else EXIT_OK
+
+
 def cmd_blocks(a: argparse.Namespace) -> int:
     from . import registry
     from .graph.bind import signature
@@ -352,7 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not a.command:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"build": cmd_build, "validate": cmd_validate, "render": cmd_render, "summary": cmd_summary, "blocks": cmd_blocks}[a.command]
+    commands = {"build": cmd_build, "validate": cmd_validate, "render": cmd_render, "summary": cmd_summary, "blocks": cmd_blocks, "fix": cmd_fix}
+    handler = commands[a.command]
     try:
         return handler(a)
     except SpecError as e:

@@ -30,8 +30,19 @@ def _print_diags(facts: Any) -> None:
         print(file=sys.stderr)
 
 
+def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from ..cli import spec_overrides as from_cli
+
+    return from_cli(args)
+
+
 def render_file(
-    spec: str | os.PathLike[str], output: str | os.PathLike[str], imgsz: str | int = 640, detail: bool = False, limits: Limits | None = None
+    spec: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    imgsz: str | int = 640,
+    detail: bool = False,
+    limits: Limits | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[Any, str]:
     """Render `spec` to `output` (format from the suffix). Returns (facts, message); raises RenderError when no
     renderer writes the format (the DOT text is then written beside `output`) and ValueError for a bad suffix."""
@@ -42,7 +53,7 @@ def render_file(
 
     out = Path(output)
     fmt = format_of(out)
-    facts = collect(spec, _hw(str(imgsz)), limits or DEFAULT_LIMITS, flops=False, modules=detail)
+    facts = collect(spec, _hw(str(imgsz)), limits or DEFAULT_LIMITS, flops=False, modules=detail, overrides=overrides)
     if fmt == "mmd":
         from .mermaid import to_mermaid
 
@@ -72,7 +83,7 @@ def run_render(args: argparse.Namespace, limits: Limits) -> int:
 
     t0 = time.perf_counter()
     try:
-        facts, message = render_file(args.spec, args.output, args.imgsz, args.detail, limits)
+        facts, message = render_file(args.spec, args.output, args.imgsz, args.detail, limits, overrides=spec_overrides(args))
     except ValueError as e:
         print(f"yamlnet: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -89,7 +100,7 @@ def run_render(args: argparse.Namespace, limits: Limits) -> int:
 def run_summary(args: argparse.Namespace, limits: Limits) -> int:
     from .summary import collect, summary_json, summary_markdown, summary_text
 
-    facts = collect(args.spec, _hw(args.imgsz), limits, flops=True)
+    facts = collect(args.spec, _hw(args.imgsz), limits, flops=True, overrides=spec_overrides(args))
     if args.format == "json":
         print(json.dumps(summary_json(facts), indent=2, default=str))
     else:

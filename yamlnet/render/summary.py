@@ -116,13 +116,19 @@ def stride_text(s: Fraction | None) -> str:
 
 
 def collect(
-    path: str | os.PathLike[str], hw: tuple[int, int] = (640, 640), limits: Limits = DEFAULT_LIMITS, flops: bool = False, modules: bool = False
+    path: str | os.PathLike[str],
+    hw: tuple[int, int] = (640, 640),
+    limits: Limits = DEFAULT_LIMITS,
+    flops: bool = False,
+    modules: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> Facts:
-    """Analyse a spec and measure it on the meta device; a spec with errors gives what can still be known."""
+    """Analyse a spec and measure it on the meta device; a spec with errors gives what can still be known.
+    `overrides` replace top-level keys (scale, nc, ...), as in `yamlnet.analyze`."""
     from ..api import analyze
     from ..graph.sizes import check_sizes, propagate
 
-    report = analyze(path, limits)
+    report = analyze(path, limits, **(overrides or {}))
     facts = Facts(report.path, hw, report.ir, list(report.diagnostics), report.source)
     ir = report.ir
     if ir is None:
