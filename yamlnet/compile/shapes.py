@@ -14,7 +14,6 @@ Results are compared with the static inference: channels and strides that disagr
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -550,14 +549,11 @@ class _ShapeOps(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-# The modules of the last IR the shape pass ran on, so several input sizes share one construction.
-_LAST: list[Any] = [None, None, None]  # [weakref to IR, modules, diagnostics]
-
-
 def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
-    ref = _LAST[0]
-    if ref is not None and ref() is ir:
-        return _LAST[1], _LAST[2]
+    """The IR's blocks on the meta device, built once per IR (kept in its cache) so that several input sizes
+    share one construction."""
+    if "shape_modules" in ir.cache:
+        return ir.cache["shape_modules"]  # type: ignore[no-any-return]
     modules, diags = meta_modules(ir)
     for m in modules.values():
         _fast_forwards(m)
@@ -576,7 +572,7 @@ def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
                         help="give the head one input per level, in increasing stride",
                     )
                 )
-    _LAST[:] = [weakref.ref(ir), modules, diags]
+    ir.cache["shape_modules"] = (modules, diags)
     return modules, diags
 
 

@@ -70,6 +70,9 @@ class IR:
     outputs: list[PortRef] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     forward_refs: list[tuple[int, int, Any, str]] = field(default_factory=list)  # (source, row, ref, text): errors
+    # what later stages computed from this IR and may reuse (meta modules, nearest working sizes): owned by the
+    # IR, so two analyses in two threads never share or overwrite each other's results
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -94,20 +94,18 @@ def size_step(ir: IR) -> int:
     return max([32, *(int(s) for s in strides)])
 
 
-_MEMO: dict[tuple[int, int], tuple[int | None, int | None]] = {}
-
-
 def nearest_sizes(ir: IR, size: int) -> tuple[int | None, int | None]:
-    """The nearest multiples of size_step below and above `size` that work along one axis."""
-    key = (id(ir), size)
-    if key in _MEMO:
-        return _MEMO[key]
+    """The nearest multiples of size_step below and above `size` that work along one axis (kept in the IR's
+    cache: the search runs the size rules many times)."""
+    memo: dict[int, tuple[int | None, int | None]] = ir.cache.setdefault("nearest_sizes", {})
+    if size in memo:
+        return memo[size]
     step = size_step(ir)
     below = ((size - 1) // step) * step
     above = (size // step + 1) * step
     lo = next((s for s in range(below, max(below - SEARCH_STEPS * step, 0), -step) if _works(ir, s)), None)
     hi = next((s for s in range(above, above + SEARCH_STEPS * step, step) if _works(ir, s)), None)
-    _MEMO[key] = (lo, hi)
+    memo[size] = (lo, hi)
     return lo, hi
 
 
@@ -140,10 +138,7 @@ def _suggest(ir: IR, hw: Size, axes: list[int]) -> str:
 
 def check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
     """Size rules and joins at input size hw (height, width)."""
-    try:
-        return _check_sizes(ir, hw, limits)
-    finally:
-        _MEMO.clear()
+    return _check_sizes(ir, hw, limits)
 
 
 def _check_sizes(ir: IR, hw: Size, limits: Limits) -> list[Diagnostic]:
