@@ -55,9 +55,7 @@ class MLP(nn.Module):
         return self.out_norm(x)
 
 
-def sample_levels(
-    value: torch.Tensor, shapes: list[tuple[int, int]], where: torch.Tensor, weight: torch.Tensor
-) -> torch.Tensor:
+def sample_levels(value: torch.Tensor, shapes: list[tuple[int, int]], where: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of each head's value maps at `where`, summed with `weight`.
 
     value (B, S, H, D) over the flattened levels; where (B, Q, H, L*P, 2) in [0, 1] image coordinates;
@@ -139,7 +137,16 @@ class DeformableAttention(nn.Module):
 class DecoderLayer(nn.Module):
     """Self-attention among queries, deformable cross-attention into the image features, feed-forward (post-norm)."""
 
-    def __init__(self, d_model: int = 256, n_heads: int = 8, d_ffn: int = 1024, dropout: float = 0.0, act: nn.Module | None = None, n_levels: int = 3, n_points: int = 4) -> None:
+    def __init__(
+        self,
+        d_model: int = 256,
+        n_heads: int = 8,
+        d_ffn: int = 1024,
+        dropout: float = 0.0,
+        act: nn.Module | None = None,
+        n_levels: int = 3,
+        n_points: int = 4,
+    ) -> None:
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout)
         self.dropout1 = nn.Dropout(dropout)
@@ -334,9 +341,7 @@ class RTDETRDecoder(nn.Module):
     def forward(self, x: list[torch.Tensor]) -> tuple:
         memory, shapes = self._memory(list(x))
         tgt, ref_logits, enc_boxes, enc_scores = self._select_queries(memory, shapes)
-        dec_boxes, dec_logits = self.decoder(
-            tgt, ref_logits, memory, shapes, self.dec_bbox_head, self.dec_score_head, self.query_pos_head
-        )
+        dec_boxes, dec_logits = self.decoder(tgt, ref_logits, memory, shapes, self.dec_bbox_head, self.dec_score_head, self.query_pos_head)
         if self.training:
             dec_boxes = dec_boxes + 0 * self.denoising_class_embed.weight.sum()  # keeps the embedding in the graph (DDP)
             return dec_boxes, dec_logits, enc_boxes, enc_scores, None

@@ -61,7 +61,9 @@ class MaxSigmoidAttnBlock(nn.Module):
 class C2fAttn(nn.Module):
     """C2f stage whose last branch is re-weighted by the text embeddings (MaxSigmoidAttnBlock)."""
 
-    def __init__(self, c1: int, c2: int, n: int = 1, ec: int = 128, nh: int = 1, gc: int = 512, shortcut: bool = False, g: int = 1, e: float = 0.5) -> None:
+    def __init__(
+        self, c1: int, c2: int, n: int = 1, ec: int = 128, nh: int = 1, gc: int = 512, shortcut: bool = False, g: int = 1, e: float = 0.5
+    ) -> None:
         super().__init__()
         self.c = int(c2 * e)
         self.cv1 = Conv(c1, 2 * self.c, 1, 1)
