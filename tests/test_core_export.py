@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from conftest import SPECS
 
@@ -26,3 +28,17 @@ def test_generated_code_is_straight_line_and_frees_intermediates() -> None:
     assert "for " not in code and "while " not in code
     assert code.count("getattr(self.model") == 25
     assert "= None" in code  # values are dropped after their last use
+
+
+def test_a_row_named_like_an_automatic_name_builds(tmp_path: Path) -> None:
+    """Issue 8: validate and build agree. A row named `conv_1` beside the unnamed Conv at index 1 once passed
+    validate and failed build ("Node redefined name conv_1!"); names now go through fx's namespace."""
+    spec = tmp_path / "names.yaml"
+    spec.write_text(
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [16, 3, 2]]\n"
+        "  - {name: conv_1, from: -1, module: Conv, args: [16, 3, 1]}\n  - {name: conv_2, from: [conv_1], module: Conv, args: [16, 3, 1]}\n"
+    )
+    assert yamlnet.validate(spec, imgsz=64).ok
+    model = yamlnet.build(spec)
+    assert "conv_1 = " in model.code and "conv_1_row = " in model.code and "conv_2 = " in model.code
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 16, 16, 16)

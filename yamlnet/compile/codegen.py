@@ -26,6 +26,13 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
     graph = fx.Graph()
     x = graph.placeholder("x")
     values: dict[PortRef, fx.Node] = {PortRef(INPUT): x}
+    # Text-guided blocks (YOLO-World, YOLOE) declare `text_io` on the module: "in" takes the current text
+    # embeddings as a second argument, "update" also returns the new ones (ImagePoolingAttn), "original" takes
+    # those given to the model. They arrive as forward's optional second argument `text` (B, K, E); with None
+    # each block uses its own placeholder (zeros), as the package does without a text model.
+    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
+    text = graph.placeholder("text", default_value=None) if any(roles.values()) else None
+    current = text
 
     def value(ref: PortRef) -> fx.Node:
         if ref in values:
@@ -33,8 +40,7 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
         base = values[PortRef(ref.node)]
         node = ir.nodes[ref.node]
         k = list(node.taps).index(ref.tap)
-        v = graph.call_function(operator.getitem, (base, k))
-        v.name = f"{_name(ir, ref.node)}_{ref.tap}"
+        v = graph.create_node("call_function", operator.getitem, (base, k), name=f"{_name(ir, ref.node)}_{ref.tap}")
         values[ref] = v
         return v
 
@@ -44,9 +50,13 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
             continue
         ins = [value(p) for p in node.inputs]
         arg = ins[0] if node.decl.inputs == "one" else ins
-        out = graph.call_module(f"model.{pos}", (arg,))
-        out.name = _name(ir, pos)
+        role = roles.get(pos)
+        extra = () if role is None else (text if role == "original" else current,)
+        # names go through fx's namespace, which makes them unique (a row named `conv_1` beside row 1's Conv)
+        out = graph.create_node("call_module", f"model.{pos}", (arg, *extra), name=_name(ir, pos))
         values[PortRef(pos)] = out
+        if role == "update":
+            current = out
 
     outs = [value(o) for o in ir.outputs]
     graph.output(outs[0] if len(outs) == 1 else tuple(outs))
@@ -56,8 +66,13 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
 
 
 def _name(ir: IR, pos: int) -> str:
+    """A row's value in the generated code: its `name:`, else `<module>_<index>`; an automatic name that a user
+    gave to another row gets the suffix `_row` (fx's namespace still makes every name unique)."""
     node = ir.nodes[pos]
-    return (node.row.name or f"{node.row.module.split('.')[-1].lower()}_{node.index}").replace("-", "_")
+    if node.row.name:
+        return node.row.name
+    auto = f"{node.row.module.split('.')[-1].lower()}_{node.index}"
+    return f"{auto}_row" if any(n.row.name == auto for n in ir.nodes.values()) else auto
 
 
 __all__ = ["generate", "torch"]
