@@ -72,6 +72,7 @@ class Detect(nn.Module):
         self.strides = torch.empty(0)
         self._grid_key: tuple[Any, ...] | None = None
         self.register_buffer("stride", torch.zeros(self.nl), persistent=False)
+        self.stride_values: list[float] = [0.0] * self.nl  # the strides as numbers (set by bind_strides)
 
         c_box = max(16, ch[0] // 4, 4 * reg_max)
         self.c_cls = max(ch[0], min(nc, 100))
@@ -120,7 +121,8 @@ class Detect(nn.Module):
         """Record the input strides and set the bias priors (called once by the compiler after building)."""
         if len(strides) != self.nl:
             raise ValueError(f"{type(self).__name__} has {self.nl} inputs but got {len(strides)} strides")
-        self.stride = torch.tensor([float(s) for s in strides], dtype=torch.float32, device=self.stride.device)
+        self.stride_values = [float(s) for s in strides]
+        self.stride = torch.tensor(self.stride_values, dtype=torch.float32, device=self.stride.device)
         self.init_biases()
 
     @torch.no_grad()
@@ -129,7 +131,7 @@ class Detect(nn.Module):
             boxes, classes = self.part("cv2", one2one), self.part("cv3", one2one)
             if boxes is None or classes is None:
                 continue
-            for box_seq, cls_seq, s in zip(boxes, classes, self.stride.tolist()):
+            for box_seq, cls_seq, s in zip(boxes, classes, self.stride_values):
                 if box_seq[-1].bias.is_meta:
                     return
                 box_seq[-1].bias.fill_(2.0)
@@ -179,9 +181,9 @@ class Detect(nn.Module):
 
     def anchor_grid(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Anchor points (2, A) and their strides (1, A) for these feature maps, cached per shapes/device/dtype."""
-        key = (tuple(tuple(f.shape[1:]) for f in feats), feats[0].device, feats[0].dtype, tuple(self.stride.tolist()))
+        key = (tuple(tuple(f.shape[1:]) for f in feats), feats[0].device, feats[0].dtype, tuple(self.stride_values))
         if key != self._grid_key:
-            self.anchors, self.strides = make_anchor_grid(feats, self.stride.tolist())
+            self.anchors, self.strides = make_anchor_grid(feats, self.stride_values)
             self._grid_key = key
         return self.anchors, self.strides
 

@@ -142,8 +142,8 @@ def make_anchor_grid(
     like = feats[0]
     for i, f in enumerate(feats):
         h, w = f.shape[2:]
-        xs = torch.arange(w).type_as(like) + offset
-        ys = torch.arange(h).type_as(like) + offset
+        xs = torch.arange(w, device=like.device, dtype=like.dtype) + offset
+        ys = torch.arange(h, device=like.device, dtype=like.dtype) + offset
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         points.append(torch.stack((gx, gy), -1).view(-1, 2))
         scales.append(like.new_full((h * w, 1), float(strides[i])))

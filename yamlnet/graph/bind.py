@@ -93,6 +93,8 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
     for a in decl.args:
         if a.header_key is not None:
             v = spec.names.get(a.header_key)
+            if v is None:
+                v = derived_header(spec, row, a.header_key)
             bound[a.name] = a.default if v is None else v
         elif a.fill == FILL_C1:
             bound[a.name] = c_in[0] if c_in else spec.ch
@@ -126,6 +128,18 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
     if not diags and decl.scale_args is not None:
         bound = decl.scale_args(dict(bound), scaling)
     return (None if diags else bound), diags
+
+
+# Ultralytics builds its Detect-family heads with the YOLOv8-era class branch ("legacy") unless a row before the
+# head is one of these (the package's parse rule); `derived_header` gives heads that value as the header key `legacy`.
+_NON_LEGACY_ROWS = frozenset({"C3k2", "A2C2f", "C2fCIB"})
+
+
+def derived_header(spec: Spec, row: Row, key: str) -> Any:
+    """A header value the compiler derives for `row` when the spec does not state the key (else None)."""
+    if key == "legacy" and spec.dialect == "ultralytics":
+        return not any(r.module in _NON_LEGACY_ROWS for r in spec.rows[: row.position])
+    return None
 
 
 def scale_width(spec: Spec, v: Any) -> Any:
