@@ -1,0 +1,1 @@
+"""RT-DETR backbone and encoder layers of the Ultralytics dialect: HGStem, HGBlock, RepC3, ResNetLayer, AIFI."""
