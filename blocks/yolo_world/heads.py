@@ -163,13 +163,14 @@ class YOLOEDetect(Detect):
 
     @torch.no_grad()
     def init_biases(self) -> None:
+        """Box biases 2.0, class-embedding biases 0, contrastive biases log(5 / nc / (640 / stride)^2)."""
+        if self.cv2[0][-1].bias.is_meta or self.stride.is_meta:  # shape pass: nothing to initialise
+            return
         for one2one in (False, True):
             boxes, classes, contrast = self.part("cv2", one2one), self.part("cv3", one2one), self.part("cv4", one2one)
             if boxes is None or classes is None or contrast is None:
                 continue
             for box_seq, cls_seq, head, s in zip(boxes, classes, contrast, self.stride.tolist(), strict=True):
-                if box_seq[-1].bias.is_meta:
-                    return
                 box_seq[-1].bias.fill_(2.0)
                 cls_seq[-1].bias.zero_()
                 head.bias.fill_(math.log(5 / self.nc / (640 / s) ** 2))

@@ -59,19 +59,29 @@ class MaxSigmoidAttnBlock(nn.Module):
 
 
 class C2fAttn(nn.Module):
-    """C2f stage whose last branch is re-weighted by the text embeddings (MaxSigmoidAttnBlock)."""
+    """C2f stage whose last branch is re-weighted by the text embeddings (MaxSigmoidAttnBlock).
+
+    forward(x, guide=None): guide (B, K, gc); None uses one zero embedding (the package's placeholder when no
+    text model is loaded is random; every row of it gets the same treatment)."""
+
+    text_io = "in"  # codegen passes the current text embeddings
 
     def __init__(
         self, c1: int, c2: int, n: int = 1, ec: int = 128, nh: int = 1, gc: int = 512, shortcut: bool = False, g: int = 1, e: float = 0.5
     ) -> None:
         super().__init__()
         self.c = int(c2 * e)
+        if self.c % nh or ec != self.c // nh * nh:
+            raise ValueError(f"C2fAttn: the hidden channels {self.c} (c2 x e) and embedding channels {ec} must split into {nh} equal heads")
+        self.gc = gc
         self.cv1 = Conv(c1, 2 * self.c, 1, 1)
         self.cv2 = Conv((3 + n) * self.c, c2, 1)
         self.m = nn.ModuleList(Bottleneck3x3(self.c, shortcut, g) for _ in range(n))
         self.attn = MaxSigmoidAttnBlock(self.c, self.c, gc=gc, ec=ec, nh=nh)
 
-    def forward(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        if guide is None:
+            guide = x.new_zeros(x.shape[0], 1, self.gc)
         parts = list(self.cv1(x).chunk(2, 1))
         for block in self.m:
             parts.append(block(parts[-1]))
@@ -80,7 +90,11 @@ class C2fAttn(nn.Module):
 
 
 class ImagePoolingAttn(nn.Module):
-    """Updates the text embeddings with multi-head attention over max-pooled (k x k) patches of several levels."""
+    """Updates the text embeddings with multi-head attention over max-pooled (k x k) patches of several levels.
+
+    forward(levels, text=None) -> new text (B, K, ct); None uses one zero embedding."""
+
+    text_io = "update"  # codegen passes the current text embeddings and takes the result as the new ones
 
     def __init__(self, ec: int = 256, ch: tuple[int, ...] | list[int] = (), ct: int = 512, nh: int = 8, k: int = 3, scale: bool = False) -> None:
         super().__init__()
@@ -91,10 +105,12 @@ class ImagePoolingAttn(nn.Module):
         self.scale = nn.Parameter(torch.tensor([0.0])) if scale else 1.0
         self.projections = nn.ModuleList(nn.Conv2d(c, ec, 1) for c in ch)
         self.im_pools = nn.ModuleList(nn.AdaptiveMaxPool2d((k, k)) for _ in ch)
-        self.ec, self.nh, self.nf, self.hc, self.k = ec, nh, len(ch), ec // nh, k
+        self.ec, self.ct, self.nh, self.nf, self.hc, self.k = ec, ct, nh, len(ch), ec // nh, k
 
-    def forward(self, x: list[torch.Tensor], text: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: list[torch.Tensor], text: torch.Tensor | None = None) -> torch.Tensor:
         b = x[0].shape[0]
+        if text is None:
+            text = x[0].new_zeros(b, 1, self.ct)
         if len(x) != self.nf:
             raise ValueError(f"ImagePoolingAttn was built for {self.nf} inputs, got {len(x)}")
         patches = torch.cat([pool(proj(xi)).view(b, self.ec, -1) for xi, proj, pool in zip(x, self.projections, self.im_pools, strict=True)], -1)
