@@ -99,7 +99,7 @@ def test_cli_validate_ok_and_json(tmp_path: Path) -> None:
     (tmp_path / "unknown_module.yaml").write_text(BAD_MODULE)
     r = run_cli("validate", "unknown_module.yaml", "--format", "json", cwd=tmp_path)
     assert r.returncode == 1
-    diags = json.loads(r.stdout)
+    diags = json.loads(r.stdout)["files"][0]["diagnostics"]
     assert diags[0]["code"] == "YN105" and (diags[0]["line"], diags[0]["column"]) == (4, 13)
     assert {"code", "severity", "message", "line", "column", "help"} <= set(diags[0])
     assert "Traceback" not in r.stderr

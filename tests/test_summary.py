@@ -50,26 +50,33 @@ def test_yolov5s_json_matches_yolov5_without_allocating(capsys: pytest.CaptureFi
     rc, out = _json(capsys, str(yolov5s_spec()))
     assert rc == 0
     assert out["parameters"] == 7_235_389
-    assert out["layers"] == 214
+    assert out["module_count"] == 214  # what YOLOv5's model.info calls layers
     assert out["imgsz"] == [640, 640]
     assert abs(out["gflops"] - 16.6) / 16.6 < 0.02
     assert round(out["gflops"], 1) == 16.6  # what YOLOv5 prints for yolov5s at 640
     assert out["gflops_torch"] == pytest.approx(16.4336, abs=1e-3)  # torch's FlopCounterMode alone
-    assert len(out["rows"]) == 25 and out["rows"][24]["module"] == "Detect"
-    assert out["rows"][4] | {"gflops": None} == {
+    assert len(out["layers"]) == 25 and out["layers"][24]["module"] == "Detect"
+    assert out["layers"][4] | {"gflops": None} == {
         "index": 4,
         "position": 4,
-        "from": "-1",
-        "n": 2,
+        "section": "backbone",
+        "name": None,
+        "from": [-1],
+        "number": 6,
+        "repeats": 2,
+        "module": "C3",
+        "args": [256],
+        "kwargs": {"c1": 128, "c2": 128, "n": 2, "shortcut": True, "g": 1, "e": 0.5},
         "params": 115_712,
         "gflops": None,
-        "module": "C3",
-        "arguments": "[128, 128, 2]",
-        "output": "128x80x80",
-        "stride": "8",
+        "channels": 128,
+        "stride": 8,
+        "output": [[128, 80, 80]],
+        "taps": [],
+        "ok": True,
     }
-    assert sum(r["params"] for r in out["rows"]) == 7_235_389
-    assert sum(r["gflops"] for r in out["rows"]) == pytest.approx(out["gflops"], abs=1e-3)
+    assert sum(r["params"] for r in out["layers"]) == 7_235_389
+    assert sum(r["gflops"] for r in out["layers"]) == pytest.approx(out["gflops"], abs=1e-3)
     assert len(no_weights) > 300 and set(no_weights) == {"meta"}, "a weight was allocated outside the meta device"
 
 
@@ -94,4 +101,4 @@ def test_faulty_spec_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert rc == 1
     assert out["parameters"] is None and out["gflops"] is None
     assert any(d["code"] == "YN402" for d in out["diagnostics"])
-    assert out["rows"][0]["params"] == 3520  # rows before the error are still measured
+    assert out["layers"][0]["params"] == 3520  # rows before the error are still measured

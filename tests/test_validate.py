@@ -305,11 +305,12 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_cli_json_has_the_fields_and_exit_codes(bad_files: dict[str, Path]) -> None:
     r = run_cli("validate", "--static", str(bad_files["error"]), "--format", "json")
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    [d] = json.loads(r.stdout)
+    [f] = json.loads(r.stdout)["files"]
+    [d] = f["diagnostics"]
     assert {"code", "severity", "message", "line", "column", "help"} <= set(d)
     assert (d["code"], d["severity"], d["line"], d["column"]) == ("YN105", "error", 4, 13)
     r = run_cli("validate", "--static", str(bad_files["ok"]), "--format", "json")
-    assert r.returncode == 0 and json.loads(r.stdout) == []
+    assert r.returncode == 0 and json.loads(r.stdout)["files"][0]["diagnostics"] == []
 
 
 def test_cli_warnings_fail_only_with_strict(bad_files: dict[str, Path]) -> None:
@@ -323,7 +324,7 @@ def test_cli_many_files_in_parallel_with_a_summary(bad_files: dict[str, Path]) -
     folder = bad_files["ok"].parent
     r = run_cli("validate", "--static", "-j", "2", str(folder), "--format", "json")
     assert r.returncode == 1
-    got = {Path(x["file"]).stem: (x["ok"], x["errors"], x["warnings"]) for x in json.loads(r.stdout)}
+    got = {Path(x["file"]).stem: (x["ok"], x["errors"], x["warnings"]) for x in json.loads(r.stdout)["files"]}
     assert got == {"error": (False, 1, 0), "warning": (True, 0, 1), "ok": (True, 0, 0)}
     r = run_cli("validate", "--static", str(folder))
     assert r.returncode == 1

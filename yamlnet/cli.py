@@ -78,6 +78,8 @@ def _imgsz(value: str) -> str:
         raise argparse.ArgumentTypeError(f"`{value}` is not an image size; write 640 or 640x384") from None
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError("image sizes are positive")
+    if max(h, w) > DEFAULT_LIMITS.imgsz:
+        raise argparse.ArgumentTypeError(f"`{value}` is larger than the largest input size yamlnet checks ({DEFAULT_LIMITS.imgsz:,})")
     return value
 
 
@@ -100,7 +102,12 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--imgsz", type=_imgsz, action="append", help="input size to check (repeatable): 640 or 640x384; default 640")
     v.add_argument("--static", action="store_true", help="rules only; torch is never imported")
     v.add_argument("--strict", action="store_true", help="warnings count as errors")
-    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="json: docs/output-format.md; sarif: SARIF 2.1.0 for code scanning; github: workflow annotations",
+    )
     v.add_argument("--jobs", "-j", type=_positive, default=0, help="files validated in parallel (default: CPU count)")
     _limits_args(v)
 
@@ -143,7 +150,10 @@ def cmd_build(a: argparse.Namespace) -> int:
         return EXIT_USAGE
     limits = _limits(a)
     report = analyze(a.spec, limits, **spec_overrides(a))
+    hw = parse_imgsz(a.imgsz)
     if not report.ok or report.ir is None:
+        if a.format == "json":
+            _print_build_json(report.path, report.ir, report.diagnostics, hw)
         _print_diags(report.diagnostics, report.source)
         print(f"{report.path}: {summary_line(report.diagnostics)}; nothing built", file=sys.stderr)
         return EXIT_ERRORS
@@ -156,12 +166,16 @@ def cmd_build(a: argparse.Namespace) -> int:
     shapes, sdiags = shape_pass(report.ir, parse_imgsz(a.imgsz), limits)
     refused = [d for d in sdiags if d.code == "YN507"]
     if refused:
+        if a.format == "json":
+            _print_build_json(report.path, report.ir, report.diagnostics + refused, hw)
         _print_diags(refused, report.source)
         print(f"{report.path}: {summary_line(refused)}; nothing built", file=sys.stderr)
         return EXIT_ERRORS
     try:
         model = compile_ir(report.ir, weights=a.weights, limits=limits)
     except SpecError as e:
+        if a.format == "json":
+            _print_build_json(report.path, report.ir, report.diagnostics + e.diagnostics, hw)
         _print_diags(e.diagnostics, report.source)
         return EXIT_ERRORS
     for rep in model.load_reports:
@@ -171,6 +185,7 @@ def cmd_build(a: argparse.Namespace) -> int:
     _print_diags(sdiags, report.source)
     rows = layer_rows(report.ir, model.row_params, shapes)
     total = sum(p.numel() for p in model.parameters())
+    n_modules = len(list(model.modules()))
     fused_total = None
     if a.fuse:
         model.eval()
@@ -181,16 +196,10 @@ def cmd_build(a: argparse.Namespace) -> int:
 
         torch.save(model.state_dict(), a.save)
     if a.format == "json":
-        out = {
-            "spec": report.path,
-            "parameters": total,
-            "fused_parameters": fused_total,
-            "stride": model.stride.tolist(),
-            "layers": [r.__dict__ for r in rows],
-        }
-        if report.ir.outputs and not report.ir.heads():
-            out["outputs"] = [str(o) for o in report.ir.outputs]
-        print(json.dumps(out, indent=2, default=str))
+        diags = report.diagnostics + [d for d in sdiags if d not in report.diagnostics]
+        _print_build_json(
+            report.path, report.ir, diags, hw, model.row_params, shapes, parameters=total, fused_parameters=fused_total, module_count=n_modules
+        )
         return EXIT_OK
     print(format_table(rows))
     print()
@@ -205,6 +214,23 @@ def cmd_build(a: argparse.Namespace) -> int:
     if a.save:
         print(f"saved state_dict to {a.save}")
     return EXIT_OK
+
+
+def _print_build_json(path: str, ir: Any, diags: list[Diagnostic], hw: tuple[int, int], params: Any = None, shapes: Any = None, **extra: Any) -> None:
+    """`build --format json`: the ModelOutput document (docs/output-format.md), also for a spec with errors."""
+    from .output import dumps, model_document
+
+    port_shape = None
+    if ir is not None:
+        from .graph.sizes import propagate
+
+        sizes = propagate(ir, hw)
+
+        def port_shape(ref: Any) -> tuple[int, ...] | None:
+            port, size = ir.port(ref), sizes.get(ref)
+            return None if port.channels is None or size is None else (port.channels, *size)
+
+    print(dumps(model_document("build", path, ir, diags, hw, params=params, shapes=shapes, port_shape=port_shape, **extra)))
 
 
 def _strides(values: list[float]) -> list[int | float]:
@@ -254,7 +280,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
     sizes = a.imgsz or ["640"]
     files = _collect(a.paths)
     if not files:
-        print("yamlnet: error: no spec files found", file=sys.stderr)
+        where = ", ".join(a.paths)
+        print(f"yamlnet: error: no spec files found in {where} (a spec is a .yaml or .yml file)", file=sys.stderr)
         return EXIT_USAGE
     jobs = [(f, sizes, a.static, limits, spec_overrides(a)) for f in files]
     if len(files) == 1 or a.jobs == 1:
@@ -263,7 +290,6 @@ def cmd_validate(a: argparse.Namespace) -> int:
         results = _run_parallel(jobs, a.jobs or os.cpu_count() or 1, a.format == "text" and sys.stderr.isatty())
     color = _use_color(sys.stderr)
     failed = 0
-    all_json = []
     totals = [0, 0]
     for path, diags, source in results:
         ne = sum(d.severity == "error" for d in diags)
@@ -272,7 +298,6 @@ def cmd_validate(a: argparse.Namespace) -> int:
         totals[1] += nw
         bad = ne + (nw if a.strict else 0)
         failed += bool(bad)
-        all_json.append({"file": path, "ok": not bad, "errors": ne, "warnings": nw, "diagnostics": [d.to_json() for d in diags]})
         if a.format == "text":
             if diags:
                 print(render_text(diags, source, color=color), file=sys.stderr)
@@ -280,8 +305,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
             status = "ok" if not bad else "FAILED"
             extra = f" ({ne} error{'s' * (ne != 1)}, {nw} warning{'s' * (nw != 1)})" if (ne or nw) else ""
             print(f"{path}: {status}{extra}" + ("" if bad or a.static else f" (checked at {', '.join(sizes)})") + (" (static)" if a.static else ""))
-    if a.format == "json":
-        print(json.dumps(all_json[0]["diagnostics"] if len(all_json) == 1 else all_json, indent=2))
+    if a.format in ("json", "sarif", "github"):
+        from .api import parse_imgsz
+        from .output import dumps, to_github, to_sarif, validate_document
+
+        doc = validate_document([(p, d) for p, d, _ in results], [parse_imgsz(s) for s in sizes], a.static, a.strict)
+        print(dumps(doc) if a.format == "json" else json.dumps(to_sarif(doc), indent=2) if a.format == "sarif" else to_github(doc))
     elif len(results) > 1:
         print(
             f"{len(results)} files: {len(results) - failed} ok, {failed} failed ({totals[0]} errors, {totals[1]} warnings)"
@@ -361,7 +390,8 @@ def cmd_blocks(a: argparse.Namespace) -> int:
         if d is None:
             import difflib
 
-            close = difflib.get_close_matches(a.name, names, n=3)
+            lowered = {n.lower(): n for n in names}
+            close = [lowered[c] for c in difflib.get_close_matches(a.name.lower(), list(lowered), n=3, cutoff=0.5)]
             print(f"yamlnet: unknown block `{a.name}`" + (f"; did you mean {', '.join(close)}?" if close else ""), file=sys.stderr)
             return EXIT_USAGE
         print(signature(d))

@@ -232,36 +232,26 @@ def _count_flops(facts: Facts, gm: Any, mods: dict[int, Any]) -> None:
 
 
 def summary_json(facts: Facts) -> dict[str, Any]:
-    rows = []
-    for r in facts.rows():
-        fl = facts.flops.get(r.position)
-        index = int(r.index) if isinstance(r.index, str) and r.index.lstrip("-").isdigit() else r.index
-        rows.append(
-            {
-                "index": index,
-                "position": r.position,
-                "from": r.from_,
-                "n": r.n,
-                "params": r.params,
-                "gflops": None if fl is None else round(fl / 1e9, 6),
-                "module": r.module,
-                "arguments": r.args,
-                "output": r.shape,
-                "stride": r.stride,
-            }
-        )
-    return {
-        "spec": facts.path,
-        "imgsz": list(facts.hw),
-        "parameters": facts.total_params,
-        "gflops": None if facts.total_flops is None else round(facts.total_flops / 1e9, 4),
-        "gflops_torch": None if facts.torch_flops is None else round(facts.torch_flops / 1e9, 4),
-        "flops_convention": "yolov5-thop",
-        "layers": facts.layers,
-        "rows_count": len(rows),
-        "rows": rows,
-        "diagnostics": [d.to_json() for d in facts.diagnostics],
-    }
+    """The summary as a `yamlnet.output.ModelOutput` document (docs/output-format.md)."""
+    from ..output import model_document
+
+    doc = model_document(
+        "summary",
+        facts.path,
+        facts.ir,
+        facts.diagnostics,
+        facts.hw,
+        params=facts.params,
+        shapes=facts.shapes,
+        port_shape=facts.port_shape,
+        parameters=facts.total_params,
+        flops=facts.flops,
+        gflops=None if facts.total_flops is None else round(facts.total_flops / 1e9, 4),
+        gflops_torch=None if facts.torch_flops is None else round(facts.torch_flops / 1e9, 4),
+        flops_convention="yolov5-thop",
+        module_count=facts.layers,
+    )
+    return doc.model_dump(by_alias=True, mode="json")
 
 
 def _gf(v: int | None) -> str:
