@@ -272,7 +272,8 @@ class RTDETRDecoder(nn.Module):
         self.num_queries, self.num_decoder_layers = nq, ndl
         self.num_denoising, self.label_noise_ratio, self.box_noise_scale = nd, label_noise_ratio, box_noise_scale
         self.learnt_init_query = learnt_init_query
-        self.stride = torch.zeros(1)
+        self.in_strides: list[float] = []
+        self.model_strides = [32.0]
         self.input_proj = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, hd, 1, bias=False), nn.BatchNorm2d(hd, eps=BN_EPS, momentum=BN_MOMENTUM)) for c in ch
         )
@@ -308,8 +309,12 @@ class RTDETRDecoder(nn.Module):
             nn.init.xavier_uniform_(proj[0].weight)
 
     def bind_strides(self, strides: list[float]) -> None:
-        """Ultralytics reports a fixed model stride of 32 for RT-DETR models, whatever the input levels."""
-        self.stride = torch.tensor([32.0])
+        """Record the input strides; the model reports Ultralytics' fixed stride 32 for RT-DETR models, whatever
+        the input levels (`model_strides`, read by the compiler)."""
+        if len(strides) != self.nl:
+            raise ValueError(f"RTDETRDecoder has {self.nl} inputs but got {len(strides)} strides")
+        self.in_strides = [float(s) for s in strides]
+        self.model_strides = [32.0]
 
     def _memory(self, xs: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
         flat, shapes = [], []

@@ -61,7 +61,7 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
         if hasattr(m, "bind_strides"):
             m.bind_strides(s)
         m.yamlnet_head = True
-        strides = s
+        strides = [float(v) for v in getattr(m, "model_strides", s)]  # a head may report other strides (RT-DETR: 32)
     if not heads:
         strides = [float(ir.port(o).stride or 0) for o in ir.outputs]
     model.stride = torch.tensor(strides, dtype=torch.float32)

@@ -277,16 +277,23 @@ _NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml
 
 
 def _check_depth(text: str, max_depth: int) -> None:
-    """The nesting limit, from libyaml's event stream (iterative), before its composer (recursive in C) runs."""
+    """The nesting limit, from libyaml's event stream (iterative), before its composer (recursive in C) runs.
+    The libyaml bundled with newer PyYAML wheels (6.0.4) refuses deep nesting itself, in its scanner, which reads
+    ahead of the events: that refusal is the same limit, so it is reported as YN505 too, whatever PyYAML is installed."""
     open_ = 0
-    for ev in yaml.parse(text, Loader=_CLoader):
-        if isinstance(ev, _NODE_EVENTS):
-            if open_ + 1 > max_depth:
-                raise _Stop(_too_deep(ev.start_mark, max_depth))
-            if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                open_ += 1
-        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            open_ -= 1
+    try:
+        for ev in yaml.parse(text, Loader=_CLoader):
+            if isinstance(ev, _NODE_EVENTS):
+                if open_ + 1 > max_depth:
+                    raise _Stop(_too_deep(ev.start_mark, max_depth))
+                if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                    open_ += 1
+            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                open_ -= 1
+    except yaml.MarkedYAMLError as e:
+        if "maximum nesting depth" in str(e.problem or "") and e.problem_mark is not None:
+            raise _Stop(_too_deep(e.problem_mark, max_depth)) from None
+        raise
 
 
 def _compose(text: str, limits: Limits) -> yaml.Node | None:
