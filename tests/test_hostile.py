@@ -1,12 +1,12 @@
 """Hostile input: every case gets a diagnostic from `validate` and is refused by `build` (API and CLI) --
-never execution, a hang, a crash or a traceback."""
+never execution, a crash or a traceback. How long each case takes (no hang) is measured by
+benchmarks/bench_hostile.py, not asserted here: wall time depends on the machine."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,13 +125,11 @@ def _errors(diags: list[yamlnet.Diagnostic]) -> set[str]:
 @pytest.mark.parametrize("case", [c for c in CASES if not (c.kind == "fifo" and not hasattr(os, "mkfifo"))], ids=IDS)
 def test_validate_and_build_refuse(case: Hostile, tmp_path: Path) -> None:
     path = case.make(tmp_path)
-    t = time.perf_counter()
     report = yamlnet.validate(path, static=case.static)
     assert not report.ok and _errors(report.diagnostics) & set(case.codes), [(d.code, d.message) for d in report.diagnostics]
     with pytest.raises(yamlnet.SpecError) as e:
         yamlnet.build(path)
     assert _errors(e.value.diagnostics) & set(case.codes), [(d.code, d.message) for d in e.value.diagnostics]
-    assert time.perf_counter() - t < 20, "no hang"
     assert not (tmp_path / "x").exists(), "nothing from the spec ran"
     text = str(e.value)  # the rendered diagnostics
     assert "Traceback" not in text and case.codes[0][:2] == "YN"

@@ -374,12 +374,9 @@ def test_cli_colour_only_on_a_terminal(bad_files: dict[str, Path]) -> None:
 
 
 def test_static_validation_never_imports_torch() -> None:
-    code = (
-        "import sys, time; t = time.perf_counter(); from yamlnet.cli import main; rc = main(['validate', '--static', 'specs/yolov5s.yaml']); "
-        "print(rc, 'torch' in sys.modules, round(time.perf_counter() - t, 3))"
-    )
+    code = "import sys; from yamlnet.cli import main; rc = main(['validate', '--static', 'specs/yolov5s.yaml']); print(rc, 'torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    rc, torch_loaded, _seconds = r.stdout.split()[-3:]
+    rc, torch_loaded = r.stdout.split()[-2:]
     assert (rc, torch_loaded) == ("0", "False"), r.stdout + r.stderr
 
 

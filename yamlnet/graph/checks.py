@@ -391,10 +391,11 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
 def check_graph(ir: IR, diags: list[Diagnostic]) -> None:
     """Rules over the whole graph: rows whose output nothing uses, weights files that are missing."""
     outputs = {o.node for o in ir.outputs}
+    used = {p.node for n in ir.nodes.values() for p in n.inputs}  # one pass: rows x consumers is quadratic at the row limit
     for pos, node in ir.nodes.items():
         if pos in outputs or not node.ok:
             continue
-        if not ir.consumers(pos):
+        if pos not in used:
             diags.append(
                 Diagnostic(
                     "YN206",
