@@ -1,0 +1,281 @@
+"""Declarations of the Ultralytics-dialect feature layers (ultralytics 8.4's parse_model rules).
+
+- Every layer here gets its input channels filled (c1) and its first YAML argument (c2) width-scaled by the
+  Ultralytics rule (make_divisible(min(c2, max_channels) * width, 8)).
+- The CSP stages (C1, C2, C2f, C3k2, C3k, C2PSA, C2fPSA, C2fCIB, A2C2f, BottleneckCSP) take the scaled depth
+  as their `n` argument; the other layers are repeated as n copies in an nn.Sequential.
+- Scale-dependent arguments, measured on the package's built models: C3k2 uses C3k inner blocks (c3k=True)
+  at scales m, l and x; A2C2f is residual with mlp_ratio 1.2 at scales l and x.
+- Layers whose Ultralytics form equals YOLOv5's (Conv, DWConv, GhostConv, Focus, GhostBottleneck, SPP, C3,
+  C3x, C3TR, C3Ghost, Concat) are not redeclared: the shared YOLOv5 declarations serve both dialects.
+  Bottleneck, BottleneckCSP and SPPF differ (two 3x3 convs; SPPF's first conv has no activation and the
+  pool count and a shortcut are arguments) and are declared here for the Ultralytics dialect.
+
+`ATTENTION_RULES` states which channel counts the attention layers split into heads (for static checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from yamlnet.registry import FILL_C1, FILL_N, REQUIRED, Arg, Scaling, SizeRule, declare, out_arg, stride_arg
+
+UL = "ultralytics"
+LAYERS = "blocks.ultralytics.layers"
+
+C1 = Arg("c1", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
+C2 = Arg("c2", "int", width=True, doc="output channels; make_divisible(min(c2, max_channels) * width, 8)")
+N = Arg("n", "int", default=1, fill=FILL_N, doc="number of inner blocks (the row's depth after depth scaling)")
+G = Arg("g", "int", default=1, doc="groups of the inner convs")
+E = Arg("e", "float", default=0.5, doc="hidden channels as a fraction of c2")
+SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
+NO_SHORTCUT = Arg("shortcut", "bool", default=False, doc="residual connection in the inner blocks")
+
+
+def _hidden(c: int, b: Mapping[str, Any]) -> int:
+    return int(c * float(b.get("e", 0.5)))
+
+
+def attention_heads(dim: int) -> int:
+    """Heads of PSA-style attention over `dim` channels (one per 64, at least one), as Ultralytics sets them."""
+    return max(dim // 64, 1)
+
+
+# --- channel rules of the attention layers ---------------------------------------------------------------
+# (c_in, c_out, bound args) -> [(divisor, what, channels)]: `divisor` must divide `channels`.
+AttentionRule = Callable[[int, int, Mapping[str, Any]], list[tuple[int, str, int]]]
+
+
+def _psa_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    c = _hidden(c1, b)
+    return [(attention_heads(c), f"the attention channels (c1 x e = {c}; one head per 64 channels)", c)]
+
+
+def _c3k2_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    if not b.get("attn"):
+        return []
+    c = _hidden(c2, b)
+    return [(attention_heads(c), f"the attention channels (c2 x e = {c}; one head per 64 channels)", c)]
+
+
+def _a2c2f_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    if not b.get("a2", True):
+        return []
+    return [(32, "the hidden channels (c2 x e) of its area attention (32 channels per head)", _hidden(c2, b))]
+
+
+ATTENTION_RULES: dict[str, AttentionRule] = {
+    "C2PSA": _psa_rule,
+    "C2fPSA": _psa_rule,
+    "PSA": _psa_rule,
+    "C3k2": _c3k2_rule,
+    "A2C2f": _a2c2f_rule,
+}
+# Layers whose output is their input's channel count: Ultralytics requires c2 == c1 (after scaling).
+SAME_CHANNELS = ("C2PSA", "C2fPSA", "PSA")
+
+
+# --- scale-dependent arguments ------------------------------------------------------------------------------
+
+
+def _c3k2_scale(bound: dict[str, Any], sc: Scaling) -> dict[str, Any]:
+    """Scales m, l and x use C3k inner blocks in every C3k2 (YOLO11, YOLO12, YOLO26)."""
+    if sc.scale in ("m", "l", "x"):
+        bound["c3k"] = True
+    return bound
+
+
+def _a2c2f_scale(bound: dict[str, Any], sc: Scaling) -> dict[str, Any]:
+    """Scales l and x make every A2C2f residual (a learned per-channel scale) with an MLP ratio of 1.2."""
+    if sc.scale in ("l", "x"):
+        bound["residual"] = True
+        bound["mlp_ratio"] = 1.2
+    return bound
+
+
+def _area_multiple(b: Mapping[str, Any]) -> int:
+    """Area attention cuts the h*w pixels into `area` runs: a side multiple of m with m*m divisible by area
+    makes h*w divisible by area at every aspect ratio."""
+    area = int(b.get("area", 1) or 1)
+    if not b.get("a2", True) or area <= 1:
+        return 1
+    return next(m for m in range(1, area + 1) if (m * m) % area == 0)
+
+
+def _upsample_stride(b: Mapping[str, Any]) -> Fraction:
+    return Fraction(1, int(b["s"]))
+
+
+# --- declarations ------------------------------------------------------------------------------------------
+
+declare(
+    "Bottleneck",
+    f"{LAYERS}:Bottleneck",
+    dialect=UL,
+    args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), doc="kernel sizes of the two convs"), E),
+    out_channels=out_arg("c2"),
+    doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
+)
+declare(
+    "BottleneckCSP",
+    f"{LAYERS}:BottleneckCSP",
+    dialect=UL,
+    args=(C1, C2, N, SHORTCUT, G, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="CSPNet stage of n Bottlenecks (two 3x3 convs each).",
+)
+declare(
+    "SPPF",
+    f"{LAYERS}:SPPF",
+    dialect=UL,
+    args=(
+        C1,
+        C2,
+        Arg("k", "int", default=5, doc="max-pool kernel size"),
+        Arg("n", "int", default=3, doc="number of chained max pools"),
+        Arg("shortcut", "bool", default=False, doc="add the input to the output (when c1 == c2)"),
+    ),
+    out_channels=out_arg("c2"),
+    doc="Fast SPP: 1x1 Conv (no activation), n chained max pools, all concatenated, 1x1 Conv; optional residual.",
+)
+declare(
+    "C1",
+    f"{LAYERS}:C1",
+    dialect=UL,
+    args=(C1, C2, N),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="1x1 Conv then n 3x3 Convs with a residual around them.",
+)
+declare(
+    "C2",
+    f"{LAYERS}:C2",
+    dialect=UL,
+    args=(C1, C2, N, SHORTCUT, G, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="CSP stage with two Convs; one half goes through n Bottlenecks.",
+)
+declare(
+    "C2f",
+    f"{LAYERS}:C2f",
+    dialect=UL,
+    args=(C1, C2, N, NO_SHORTCUT, G, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="YOLOv8's CSP stage: a split 1x1 Conv, n Bottlenecks, every output concatenated into a 1x1 Conv.",
+)
+declare(
+    "C3k2",
+    f"{LAYERS}:C3k2",
+    dialect=UL,
+    args=(
+        C1,
+        C2,
+        N,
+        Arg("c3k", "bool", default=False, doc="C3k inner blocks instead of Bottlenecks (forced True at scales m/l/x)"),
+        E,
+        Arg("attn", "bool", default=False, doc="a Bottleneck plus a PSA attention block as each inner block (YOLO26)"),
+        G,
+        SHORTCUT,
+    ),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    scale_args=_c3k2_scale,
+    doc="YOLO11's CSP stage: C2f with Bottleneck, C3k or Bottleneck+attention inner blocks.",
+)
+declare(
+    "C3k",
+    f"{LAYERS}:C3k",
+    dialect=UL,
+    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, doc="kernel size of the Bottlenecks' convs")),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
+)
+declare(
+    "C2PSA",
+    f"{LAYERS}:C2PSA",
+    dialect=UL,
+    args=(C1, C2, N, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="Split 1x1 Conv; one half through n PSA attention blocks; 1x1 Conv (needs c1 == c2).",
+)
+declare(
+    "C2fPSA",
+    f"{LAYERS}:C2fPSA",
+    dialect=UL,
+    args=(C1, C2, N, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="C2f with PSA attention blocks as its inner blocks (needs c1 == c2).",
+)
+declare(
+    "PSA",
+    f"{LAYERS}:PSA",
+    dialect=UL,
+    args=(C1, C2, E),
+    out_channels=out_arg("c2"),
+    doc="YOLOv10's partial self-attention: half the channels get attention and a feed-forward (needs c1 == c2).",
+)
+declare(
+    "SCDown",
+    f"{LAYERS}:SCDown",
+    dialect=UL,
+    args=(C1, C2, Arg("k", "int", default=REQUIRED, doc="kernel size of the depth-wise conv"), Arg("s", "int", default=REQUIRED, doc="stride")),
+    out_channels=out_arg("c2"),
+    stride=stride_arg("s"),
+    doc="YOLOv10's downsampling: 1x1 Conv to c2, then a depth-wise k x k stride-s Conv.",
+)
+declare(
+    "C2fCIB",
+    f"{LAYERS}:C2fCIB",
+    dialect=UL,
+    args=(C1, C2, N, NO_SHORTCUT, Arg("lk", "bool", default=False, doc="large-kernel (7x7 RepVGG) depth-wise conv inside"), G, E),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    doc="YOLOv10's CSP stage: C2f with compact inverted blocks.",
+)
+declare(
+    "A2C2f",
+    f"{LAYERS}:A2C2f",
+    dialect=UL,
+    args=(
+        C1,
+        C2,
+        N,
+        Arg("a2", "bool", default=True, doc="area-attention inner blocks (False: C3k)"),
+        Arg("area", "int", default=1, doc="number of areas the pixels are cut into for attention"),
+        Arg("residual", "bool", default=False, doc="add the input, scaled per channel (forced True at scales l/x)"),
+        Arg("mlp_ratio", "float", default=2.0, doc="MLP width of the attention blocks (1.2 at scales l/x)"),
+        E,
+        G,
+        SHORTCUT,
+    ),
+    repeat="arg",
+    out_channels=out_arg("c2"),
+    scale_args=_a2c2f_scale,
+    sizes=(SizeRule(multiple=_area_multiple, why="area attention cuts each feature map's pixels into `area` equal parts"),),
+    doc="YOLOv12's stage: n pairs of area-attention blocks (or C3k), every output concatenated into a 1x1 Conv.",
+)
+declare(
+    "ConvTranspose",
+    f"{LAYERS}:ConvTranspose",
+    dialect=UL,
+    args=(
+        C1,
+        C2,
+        Arg("k", "int", default=2, doc="kernel size"),
+        Arg("s", "int", default=2, doc="upsampling factor"),
+        Arg("p", "int", default=0, doc="padding"),
+        Arg("bn", "bool", default=True, doc="BatchNorm after the conv (else the conv has a bias)"),
+        Arg("act", "bool", default=True, doc="True: the default activation; False: none"),
+    ),
+    out_channels=out_arg("c2"),
+    stride=_upsample_stride,
+    doc="Transposed conv + BatchNorm + activation; upsamples by s.",
+)
