@@ -165,6 +165,20 @@ CASES: list[Case] = [
     Case("YN109", "an unknown name in an expression", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [width * 16, 3, 2]]\n", (3, 20)),
     Case("YN111", "unknown or unreadable activation", "nc: 3\nactivation: nn.Swish()\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (2, 13)),
     Case("YN112", "the spec has no backbone", "nc: 3\nhead:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (1, 1)),
+    Case(
+        "YN113",
+        "an unknown top-level key that no row uses (a typo of a known key gets a fix)",
+        "nc: 3\ndepth_multiplier: 0.33\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (2, 1),
+        severity="warning",
+        note="A warning: it fails validation only with --strict. A key that rows use by name is a spec variable, not a typo.",
+    ),
+    Case(
+        "YN114",
+        "a row uses `nc` but the spec does not give it (never a silent 80)",
+        "anchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc, anchors]]\n",
+        (5, 23),
+    ),
     # --- YN2xx: references -------------------------------------------------------------------------------
     Case("YN201", "`from` points outside the spec", TINY + "  - [[-1, 5], 1, Concat, [1]]\n", (4, 11)),
     Case("YN202", "`from` names a later row", TINY + "  - [2, 1, Conv, [32, 3, 2]]\n  - [0, 1, Conv, [64, 3, 2]]\n", (4, 6)),
@@ -191,6 +205,15 @@ CASES: list[Case] = [
     ),
     Case("YN207", "a `from` that is not a row index or tap, or the wrong number of inputs", TINY + "  - [[-1, 0], 1, Conv, [32, 3, 2]]\n", (4, 6)),
     Case("YN208", "`from` names a row that does not exist", TINY + "  - [stem, 1, Conv, [32, 3, 2]]\n", (4, 6)),
+    Case(
+        "YN209",
+        "index comments (`# 4`, `# 17 (P3/8-small)`) disagree with the rows' indices: a row was inserted or removed",
+        "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]  # 0\n  - [-1, 1, Conv, [16, 3, 1]]\n  - [-1, 1, Conv, [32, 3, 2]]  # 1\n"
+        "  - [-1, 1, Conv, [64, 3, 2]]  # 2\nhead:\n  - [-1, 1, nn.Upsample, [None, 2, nearest]]  # 3\n  - [[-1, 1], 1, Concat, [1]]  # 4\n",
+        (5, 5),
+        severity="warning",
+        note="The fix points the references at the rows they were written for and renumbers the comments (`yamlnet fix`).",
+    ),
     # --- YN3xx: channels ---------------------------------------------------------------------------------
     Case(
         "YN301",

@@ -31,12 +31,40 @@ _CONSTANTS = {"None": None, "True": True, "False": False}
 _CODE = re.compile(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|\bopen\s*\(|[A-Za-z_\])]\s*\(|\.\s*[A-Za-z_]|;|`")
 
 
-class ExprError(Exception):
-    """An expression that cannot be evaluated; `code` is the diagnostic code, `column` 1-based in the text."""
+# activations a spec may name (in `activation:` and as block arguments), each a torch.nn class; `torch.nn.X`
+# is read as `nn.X`. Nothing else of torch can be reached from a spec.
+ACTIVATIONS = frozenset(
+    {
+        "nn.SiLU",
+        "nn.ReLU",
+        "nn.ReLU6",
+        "nn.LeakyReLU",
+        "nn.Hardswish",
+        "nn.Hardsigmoid",
+        "nn.GELU",
+        "nn.Mish",
+        "nn.ELU",
+        "nn.SELU",
+        "nn.CELU",
+        "nn.PReLU",
+        "nn.Sigmoid",
+        "nn.Tanh",
+        "nn.Identity",
+        "nn.Softplus",
+    }
+)
+# an activation object written as a block argument: nn.LeakyReLU(0.1), torch.nn.ReLU()
+_ACTIVATION_ARG = re.compile(r"^\s*(?:torch\s*\.\s*)?nn\s*\.\s*[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)\s*$", re.S)
 
-    def __init__(self, code: str, message: str, column: int = 1, help: str = ""):
+
+class ExprError(Exception):
+    """An expression that cannot be evaluated; `code` is the diagnostic code, `column` 1-based in the text.
+    `suggest` is (start, end, replacement, applicability), columns in the text (end exclusive): a correction,
+    "safe" when it is certainly what was meant."""
+
+    def __init__(self, code: str, message: str, column: int = 1, help: str = "", suggest: tuple[int, int, str, str] | None = None):
         super().__init__(message)
-        self.code, self.message, self.column, self.help = code, message, column, help
+        self.code, self.message, self.column, self.help, self.suggest = code, message, column, help, suggest
 
 
 @functools.cache
@@ -241,6 +269,8 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
             "YN506", f"an expression of {len(text):,} characters", 1, help=f"expressions longer than {limits.expr_chars} characters are refused"
         )
     stripped = text.strip()
+    if _ACTIVATION_ARG.match(text):
+        return allowed_activation(text, limits)
     if stripped in _CONSTANTS and stripped not in names:
         return _CONSTANTS[stripped]
     if _WORD.match(stripped):
@@ -289,13 +319,19 @@ def evaluate(text: str, names: Mapping[str, Any], limits: Limits) -> Any:
     return _Eval(names, limits).value_of(tree)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ActivationCall:
-    """An activation as a spec names it: `nn.LeakyReLU(0.1)` -> ("nn.LeakyReLU", (0.1,), {})."""
+    """An activation as a spec names it: `nn.LeakyReLU(0.1)` -> ("nn.LeakyReLU", (0.1,), {}). A value, never
+    called here: the compiler builds the torch.nn class of an allowed name."""
 
     name: str
     args: tuple[Any, ...]
     kwargs: tuple[tuple[str, Any], ...]
+
+    def __repr__(self) -> str:
+        return f"{self.name}({', '.join([repr(a) for a in self.args] + [f'{k}={v!r}' for k, v in self.kwargs])})"
+
+    __str__ = __repr__
 
 
 def parse_activation(text: str, limits: Limits) -> ActivationCall:
@@ -320,7 +356,9 @@ def parse_activation(text: str, limits: Limits) -> ActivationCall:
             "YN111", f"cannot read the activation `{text}`", _unexpected(e), help="write a name with literal arguments, e.g. nn.LeakyReLU(0.1)"
         ) from None
     ev = _Eval({}, limits)
-    name = str(tree.children[0])
+    name = re.sub(r"\s+", "", str(tree.children[0]))
+    if name.startswith("torch.nn."):
+        name = name.removeprefix("torch.")
     args: list[Any] = []
     kwargs: list[tuple[str, Any]] = []
     for a in tree.children[1:]:
@@ -331,3 +369,29 @@ def parse_activation(text: str, limits: Limits) -> ActivationCall:
         else:
             kwargs.append((str(a.children[0]), ev.value_of(a.children[1])))
     return ActivationCall(name, tuple(args), tuple(kwargs))
+
+
+def allowed_activation(text: str, limits: Limits) -> ActivationCall:
+    """An activation checked against the allow-list (unknown names: YN111 with the closest allowed name)."""
+    call = parse_activation(text, limits)
+    if call.name in ACTIVATIONS:
+        return call
+    import difflib
+
+    lowered = {a.lower(): a for a in ACTIVATIONS}
+    same = _SAME_AS.get(call.name) or lowered.get(call.name.lower())
+    close = [same] if same else difflib.get_close_matches(call.name, sorted(ACTIVATIONS), n=1)
+    safe = bool(same) or bool(close and difflib.SequenceMatcher(None, call.name, close[0]).ratio() >= 0.9)
+    written = re.search(r"[A-Za-z_][A-Za-z0-9_.\s]*", text)
+    start, end = (written.start() + 1, written.start() + 1 + len(written.group().rstrip())) if written else (1, 1)
+    raise ExprError(
+        "YN111",
+        f"unknown activation `{call.name}`",
+        start,
+        help=(f"did you mean `{close[0]}`? " if close else "") + "allowed: " + ", ".join(sorted(ACTIVATIONS)),
+        suggest=(start, end, close[0], "safe" if safe else "unsafe") if close else None,
+    )
+
+
+# other names of allowed activations (Swish is SiLU; Hardswish's common misspelling)
+_SAME_AS = {"nn.Swish": "nn.SiLU", "nn.HardSwish": "nn.Hardswish", "nn.HardSigmoid": "nn.Hardsigmoid"}

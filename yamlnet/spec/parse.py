@@ -13,10 +13,11 @@ from typing import Any
 import pydantic
 
 from .. import registry
-from ..diagnostics import Diagnostic, SourceText, Span
+from ..diagnostics import Diagnostic, Edit, Fix, SourceText, Span
+from .comments import RowAt, check_index_comments
 from .dialect import choose_scale, unscaled_path
 from .dialect import detect as detect_dialect
-from .expr import ExprError, evaluate, looks_like_code, parse_activation
+from .expr import ACTIVATIONS, ExprError, allowed_activation, evaluate, looks_like_code
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Header, Ref, Row, Spec
 from .source import YNode, compose_tree, read_source
@@ -24,25 +25,21 @@ from .source import YNode, compose_tree, read_source
 ROW_KEYS = ("from", "number", "module", "args")
 _REF = re.compile(r"^\s*(?:(?P<row>-?\d+|[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?(?P<tap>[A-Za-z_][A-Za-z0-9_]*|-?\d+)\s*$")
 
-# activations a spec may name, and the torch.nn class each stands for (resolved at build time)
-ACTIVATIONS = {
-    "nn.SiLU",
-    "nn.ReLU",
-    "nn.ReLU6",
-    "nn.LeakyReLU",
-    "nn.Hardswish",
-    "nn.Hardsigmoid",
-    "nn.GELU",
-    "nn.Mish",
-    "nn.ELU",
-    "nn.SELU",
-    "nn.CELU",
-    "nn.PReLU",
-    "nn.Sigmoid",
-    "nn.Tanh",
-    "nn.Identity",
-    "nn.Softplus",
-}
+SECTIONS = ("backbone", "head", "activation")  # top-level keys read apart from the header
+SEED_SLOTS = 5  # a multi-output row 0 fills indices 0..4 in the seeds' numbering (see graph/lower.py)
+__all__ = ["ACTIVATIONS", "SECTIONS", "load_spec_with_diagnostics", "parse_tree"]
+
+
+class _Names(dict[str, Any]):
+    """The names an expression may use; remembers which were read (a top-level key no row reads is unused)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.used.add(key)
+        return super().__getitem__(key)
 
 
 def load_spec_with_diagnostics(
@@ -108,7 +105,7 @@ def parse_tree(
     spans = {k: (v.key_span or v.span) for k, v in top.items()}
 
     # header: everything but the rows and the activation, checked by pydantic
-    header_in = {k: v.plain() for k, v in top.items() if k not in ("backbone", "head", "activation")}
+    header_in = {k: v.plain() for k, v in top.items() if k not in SECTIONS}
     for k, v in list(header_in.items()):
         if isinstance(v, str) and looks_like_code(v):
             diags.append(
@@ -139,8 +136,11 @@ def parse_tree(
             )
         header = Header.model_validate({k: v for k, v in header_in.items() if k not in bad})
 
-    names: dict[str, Any] = {k: v for k, v in header_in.items() if _bindable(v)}
-    names.setdefault("nc", header.nc if header.nc is not None else 80)
+    names = _Names({k: v for k, v in header_in.items() if _bindable(v)})
+    if header.nc is None:
+        names.pop("nc", None)  # no silent 80: a row that uses `nc` gets YN114
+    else:
+        names["nc"] = header.nc
 
     dialect, more = detect_dialect(top, _row_shapes(top), file)
     diags += more
@@ -173,20 +173,9 @@ def parse_tree(
             )
         else:
             try:
-                activation = parse_activation(node.value, limits)
-                if activation.name not in ACTIVATIONS:
-                    close = difflib.get_close_matches(activation.name, sorted(ACTIVATIONS), n=1)
-                    diags.append(
-                        Diagnostic(
-                            "YN111",
-                            f"unknown activation `{activation.name}`",
-                            node.span,
-                            help=(f"did you mean `{close[0]}`? " if close else "") + "allowed: " + ", ".join(sorted(ACTIVATIONS)),
-                        )
-                    )
-                    activation = None
+                activation = allowed_activation(node.value, limits)
             except ExprError as e:
-                diags.append(Diagnostic(e.code, e.message, _col(node.span, e.column), help=e.help or "write e.g. `activation: nn.LeakyReLU(0.1)`"))
+                diags.append(_expr_diag(e, node, "write e.g. `activation: nn.LeakyReLU(0.1)`"))
 
     sections: dict[str, list[Row]] = {"backbone": [], "head": []}
     if "backbone" not in top:
@@ -199,6 +188,7 @@ def parse_tree(
             )
         )
     position = 0
+    items: list[tuple[int, YNode]] = []
     for section in ("backbone", "head"):
         node = top.get(section)
         if node is None or node.value is None:
@@ -219,7 +209,10 @@ def parse_tree(
             row = _parse_row(item, position, section, names, limits, diags, dialect)  # type: ignore[arg-type]
             if row is not None:
                 sections[section].append(row)
+            items.append((position, item))
             position += 1
+    diags += _unknown_keys(top, names, overrides or {})
+    diags += _index_comments(src, items, sections["backbone"] + sections["head"], dialect)
     spec = Spec(
         path=file,
         nc=header.nc,
@@ -238,6 +231,75 @@ def parse_tree(
         spans=spans,
     )
     return spec, diags
+
+
+def _unknown_keys(top: dict[str, YNode], names: _Names, overrides: Mapping[str, Any]) -> list[Diagnostic]:
+    """YN113 for a top-level key the compiler does not know and no expression uses (a typo such as
+    `depth_multiplier` would otherwise be a silent spec variable), with the closest known key as a fix."""
+    known = set(SECTIONS) | set(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
+    out: list[Diagnostic] = []
+    for key, node in top.items():
+        if key in known or key in names.used or key in overrides:
+            continue
+        span = node.key_span or node.span
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+        fixes: tuple[Fix, ...] = ()
+        hint = "remove it, or use it in a row's arguments; a spec's known keys: " + ", ".join(sorted(known))
+        if close:
+            hint = f"did you mean `{close[0]}`?"
+            if close[0] in top:
+                hint += f" (the spec also has `{close[0]}`; remove one of the two)"
+            elif span.line > 0:
+                ratio = difflib.SequenceMatcher(None, key, close[0]).ratio()
+                safe = ratio >= 0.85 or key.lower() == close[0].lower()
+                fixes = (Fix(f"rename `{key}` to `{close[0]}`", (Edit(span, close[0]),), "safe" if safe else "unsafe"),)
+        out.append(
+            Diagnostic(
+                "YN113",
+                f"unknown top-level key `{key}`, and no row uses it",
+                span,
+                severity="warning",
+                label="not a key yamlnet reads",
+                notes=("an unknown key is a name that rows may use in their arguments; this one changes nothing",),
+                help=hint,
+                fixes=fixes,
+            )
+        )
+    return out
+
+
+def _index_comments(src: SourceText, items: list[tuple[int, YNode]], rows: list[Row], dialect: str) -> list[Diagnostic]:
+    """YN209: index comments (`# 17 (P3/8-small)`) that disagree with the rows' indices (spec/comments.py)."""
+    if not items:
+        return []
+    modules = [_module_name(item) for _, item in items]
+    shift = 0
+    if items[0][0] == 0:
+        if modules[0] is None or registry.lookup(modules[0], dialect) is None:
+            return []  # row 0 unreadable: the numbering is unknown
+        d0 = registry.lookup(modules[0], dialect)
+        if d0 is not None and d0.taps is not None and "Index" not in modules:
+            shift = SEED_SLOTS - 1
+    at = [RowAt(p, p + (shift if p > 0 else 0), item.span, m or "?") for (p, item), m in zip(items, modules, strict=True)]
+    return check_index_comments(src, at, rows, fixed_slots=SEED_SLOTS if shift else 0)
+
+
+def _module_name(item: YNode) -> str | None:
+    v = item.value
+    m = v[2] if isinstance(v, list) and len(v) == 4 else v.get("module") if isinstance(v, dict) else None
+    return m.value if m is not None and isinstance(m.value, str) else None
+
+
+def _expr_diag(e: ExprError, node: YNode, help: str = "") -> Diagnostic:
+    """A Diagnostic for an expression error inside a scalar, with the error's suggestion as a fix when the
+    scalar is written on one line (its text is where the span says)."""
+    sp = node.span
+    if e.suggest is not None and sp.line > 0 and sp.end_line == sp.line and isinstance(node.value, str):
+        a, b, text, applicability = e.suggest
+        where = Span(sp.file, sp.line, sp.column + a - 1, sp.line, sp.column + b - 1)
+        fix = Fix(f"replace `{node.value[a - 1 : b - 1]}` with `{text}`", (Edit(where, text),), "safe" if applicability == "safe" else "unsafe")
+        return Diagnostic(e.code, e.message, where, help=e.help or help, fixes=(fix,))
+    return Diagnostic(e.code, e.message, _col(sp, e.column), help=e.help or help)
 
 
 def _bindable(v: Any) -> bool:
@@ -346,7 +408,7 @@ def _parse_row(
         try:
             number = evaluate(number, names, limits)
         except ExprError as e:
-            diags.append(Diagnostic(e.code, e.message, _col(n_node.span, e.column), help=e.help))
+            diags.append(_expr_diag(e, n_node))
             ok = False
     if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
         diags.append(
@@ -368,6 +430,21 @@ def _parse_row(
     if not isinstance(module, str):
         diags.append(
             Diagnostic("YN103", f"`module` must be a block name, not {type(module).__name__}", m_node.span, help="e.g. Conv, C3, nn.Upsample")
+        )
+        return None
+    if re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_.]*(\s+[A-Za-z0-9_.]+)+\s*", module):  # words with spaces: a typo, not code
+        joined = re.sub(r"\s+", "", module)
+        found = registry.lookup(joined, dialect) is not None
+        close = [joined] if found else difflib.get_close_matches(joined, registry.names(dialect), n=1, cutoff=0.6)
+        diags.append(
+            Diagnostic(
+                "YN105",
+                f"unknown module `{module}`",
+                m_node.span,
+                label="a block name has no spaces",
+                help=f"did you mean `{close[0]}`?" if close else "see `yamlnet blocks` for the registered names",
+                fixes=_replace_fix(m_node, close[0], "safe" if found else "unsafe") if close else (),
+            )
         )
         return None
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", module):
@@ -402,7 +479,11 @@ def _parse_row(
                 if close
                 else "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)"
             )
-        diags.append(Diagnostic("YN105", text, m_node.span, label="not a registered block", help=hint))
+        fixes: tuple[Fix, ...] = ()
+        if close and not elsewhere:
+            safe = len(close) == 1 and (close[0].lower() == module.lower() or difflib.SequenceMatcher(None, module, close[0]).ratio() >= 0.9)
+            fixes = tuple(f for c in close for f in _replace_fix(m_node, c, "safe" if safe else "unsafe"))
+        diags.append(Diagnostic("YN105", text, m_node.span, label="not a registered block", help=hint, fixes=fixes))
         ok = False
 
     args: list[Any] = []
@@ -416,9 +497,11 @@ def _parse_row(
         return None
     for a in a_items:
         try:
+            if "nc" not in names and _mentions_nc(a):
+                raise _ArgError(_missing_nc(a, module))
             args.append(_resolve_arg(a, names, limits))
         except ExprError as e:
-            diags.append(Diagnostic(e.code, e.message, _col(a.span, e.column), help=e.help))
+            diags.append(_expr_diag(e, a))
             ok = False
         except _ArgError as e:
             diags.append(e.diag)
@@ -441,6 +524,32 @@ def _parse_row(
         module_span=m_node.span,
         args_span=a_node.span,
         arg_spans=arg_spans,
+    )
+
+
+def _replace_fix(node: YNode, text: str, applicability: str) -> tuple[Fix, ...]:
+    """Replace a one-line scalar by `text` (a did-you-mean)."""
+    sp = node.span
+    if sp.line <= 0 or sp.end_line != sp.line:
+        return ()
+    return (Fix(f"replace `{node.value}` with `{text}`", (Edit(sp, text),), "safe" if applicability == "safe" else "unsafe"),)
+
+
+def _mentions_nc(node: YNode) -> bool:
+    v = node.value
+    if isinstance(v, list):
+        return any(_mentions_nc(x) for x in v)
+    return isinstance(v, str) and re.search(r"(?<![\w'\"])nc(?![\w'\"])", v) is not None
+
+
+def _missing_nc(node: YNode, module: str) -> Diagnostic:
+    return Diagnostic(
+        "YN114",
+        f"`{module}` uses `nc`, but the spec has no `nc:`",
+        node.span,
+        label="the number of classes is not given",
+        notes=("yamlnet does not assume 80 classes: a model for the wrong number of classes builds and trains without a word",),
+        help="add `nc: 80` (your number of classes) at the top of the file, or pass nc= (build(..., nc=3))",
     )
 
 

@@ -8,13 +8,14 @@ before any value is used.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..diagnostics import Diagnostic, SourceText, Span
+from ..diagnostics import Diagnostic, Edit, Fix, Label, SourceText, Span
 from .limits import Limits
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -130,10 +131,10 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
     except _Stop as stop:
         return None, [Diagnostic(stop.diag.code, stop.diag.message, Span(file, stop.diag.span.line, stop.diag.span.column), help=stop.diag.help)]
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = f"YAML syntax error: {e.problem or e.context}"
-        return None, [Diagnostic("YN101", msg, Span(file, line, col), help="fix the YAML syntax at the caret (indentation, brackets, quotes)")]
+        if "maximum nesting depth" in str(e.problem) and (e.problem_mark or e.context_mark):  # libyaml's own limit (PyYAML >= 6.0.3)
+            deep = _too_deep(e.problem_mark or e.context_mark, limits.depth + 1)
+            return None, [Diagnostic(deep.code, deep.message, Span(file, deep.span.line, deep.span.column), help=deep.help)]
+        return None, [syntax_error(src, e)]
     except yaml.reader.ReaderError as e:
         before = src.text[: e.position]
         line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
@@ -238,6 +239,123 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
     except RecursionError:
         return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help="flatten the value")]
     return tree, diags
+
+
+def syntax_error(src: SourceText, e: yaml.MarkedYAMLError) -> Diagnostic:
+    """A YAML syntax error in the user's terms: a tab named as the cause; an unclosed bracket shown where it
+    opened as well as where the parser gave up."""
+    file = src.name
+    mark = e.problem_mark or e.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    text = src.line(line) or ""
+    tab = _tab_column(text, col)
+    if tab is not None:
+        at = Span(file, line, tab, line, tab + 1)
+        fix = _tab_fix(src, line, tab)
+        return Diagnostic(
+            "YN101",
+            "YAML syntax error: a tab character; YAML indents and separates with spaces, never tabs",
+            at,
+            label="tab",
+            help="replace the tab with spaces" + (" (as the lines beside it are indented)" if fix and fix.applicability == "safe" else ""),
+            fixes=(fix,) if fix else (),
+        )
+    opened = e.context_mark
+    if opened is not None and e.context in ("while parsing a flow sequence", "while parsing a flow mapping"):
+        bracket, close = ("[", "]") if "sequence" in e.context else ("{", "}")
+        o_line, o_col = opened.line + 1, opened.column + 1
+        o_text = src.line(o_line) or ""
+        if o_col <= len(o_text) and o_text[o_col - 1] == bracket:
+            fix = _close_fix(file, o_text, o_line, o_col, bracket, close)
+            return Diagnostic(
+                "YN101",
+                f"YAML syntax error: the `{bracket}` at line {o_line}, column {o_col} is never closed",
+                Span(file, line, col),
+                label=f"expected `,` or `{close}` before this",
+                labels=(Label(Span(file, o_line, o_col, o_line, o_col + 1), f"this `{bracket}` is not closed"),),
+                help=f"add the missing `{close}` (count the brackets on line {o_line})",
+                fixes=(fix,) if fix else (),
+            )
+    return Diagnostic(
+        "YN101",
+        f"YAML syntax error: {e.problem or e.context}",
+        Span(file, line, col),
+        help="fix the YAML syntax at the caret (indentation, brackets, quotes)",
+    )
+
+
+def _tab_column(text: str, col: int) -> int | None:
+    """The column of the tab that broke the parse: at the caret, or in the line's indentation."""
+    if 1 <= col <= len(text) and text[col - 1] == "\t":
+        return col
+    indent = text[: len(text) - len(text.lstrip(" \t"))]
+    return indent.index("\t") + 1 if "\t" in indent else None
+
+
+def _kind(text: str) -> str:
+    """What a line starts: a sequence item, a key, or something else."""
+    body = text.lstrip(" \t")
+    if body.startswith("-") and (len(body) == 1 or body[1] in " \t"):
+        return "item"
+    return "key" if re.match(r"^[^\s#\[{'\"][^:#]*:(\s|$)", body) else "other"
+
+
+def _tab_fix(src: SourceText, line: int, tab: int) -> Fix | None:
+    text = src.line(line) or ""
+    indent_len = len(text) - len(text.lstrip(" \t"))
+    if tab > indent_len:  # a tab between tokens: a space does the same
+        return Fix("replace the tab with a space", (Edit(Span(src.name, line, tab, line, tab + 1), " "),))
+    kind = _kind(text)
+    sibling: str | None = None
+    for step in (-1, 1):  # the nearest line above, then below, of the same kind and indented with spaces only
+        n = line + step
+        while 1 <= n <= len(src.lines):
+            other = src.lines[n - 1]
+            if other.strip() and not other.lstrip().startswith("#"):
+                ind = other[: len(other) - len(other.lstrip(" \t"))]
+                if "\t" not in ind and _kind(other) == kind and kind != "other":
+                    sibling = ind
+                break
+            n += step
+        if sibling is not None:
+            break
+    if sibling is None:
+        above = next((x for x in reversed(src.lines[: line - 1]) if x.strip() and not x.lstrip().startswith("#")), None)
+        if above is None or "\t" in above[: len(above) - len(above.lstrip())] or not above.split(" #")[0].rstrip().endswith(":"):
+            return None
+        indent = " " * (len(above) - len(above.lstrip()) + 2)
+        return Fix(
+            f"indent with {len(indent)} spaces, under the line above", (Edit(Span(src.name, line, 1, line, indent_len + 1), indent),), "unsafe"
+        )
+    return Fix(
+        f"indent with {len(sibling)} spaces, as the line {'above' if step < 0 else 'below'}",
+        (Edit(Span(src.name, line, 1, line, indent_len + 1), sibling),),
+    )
+
+
+def _close_fix(file: str, text: str, line: int, col: int, bracket: str, close: str) -> Fix | None:
+    """Close the brackets left open on the line where the unclosed one opened (before a trailing comment);
+    none when the bracket opens a list that goes on over the next lines."""
+    stack: list[str] = []
+    quote, end = "", len(text)
+    for i in range(col - 1, len(text)):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and text[i - 1] in " \t":
+            end = i
+            break
+        elif ch in "[{":
+            stack.append("]" if ch == "[" else "}")
+        elif ch in "]}" and stack:
+            stack.pop()
+    body = text[col - 1 : end].rstrip()
+    if not stack or stack[0] != close or len(body) <= 1 or body.endswith(","):
+        return None
+    pos = col - 1 + len(body) + 1
+    return Fix(f"close the `{bracket}` at the end of line {line}", (Edit(Span(file, line, pos, line, pos), "".join(reversed(stack))),), "unsafe")
 
 
 class _Stop(Exception):
