@@ -151,3 +151,55 @@ def test_github_annotations(capsys: pytest.CaptureFixture[str], bad_join: Path) 
     )
     assert line.endswith("%0Ahelp: take layer 6 (stride 16) instead, or upsample by 2 in layer 11")
     assert "\n" not in line.split("::", 2)[2]
+
+
+# --- docs/output-format.md is true ------------------------------------------------------------------------------
+
+DOC = ROOT / "docs" / "output-format.md"
+DOC_TABLES = {
+    "ValidateOutput": output.ValidateOutput,
+    "FileReport": output.FileReport,
+    "Totals": output.Totals,
+    "ModelOutput": output.ModelOutput,
+    "Layer": output.Layer,
+    "TapOut": output.TapOut,
+    "ModelOutputPort": output.ModelOutputPort,
+    "Diagnostic": output.DiagnosticOut,
+    "Label": output.LabelOut,
+    "Fix": output.FixOut,
+    "Edit": output.EditOut,
+}
+
+
+def _doc_sections() -> dict[str, str]:
+    parts = DOC.read_text().split("\n### ")
+    return {p.split("\n", 1)[0].strip(): p for p in parts[1:]}
+
+
+def _blocks(kind: str) -> list[str]:
+    text = DOC.read_text()
+    return [b.split("\n", 1)[1] for b in text.split("```")[1::2] if b.startswith(kind)]
+
+
+def test_doc_tables_list_every_field() -> None:
+    sections = _doc_sections()
+    for title, model in DOC_TABLES.items():
+        rows = [line for line in sections[title].split("\n\n## ")[0].splitlines() if line.startswith("| `")]
+        documented = [line.split("`")[1] for line in rows]
+        fields = [f.alias or name for name, f in model.model_fields.items()]
+        assert documented == fields, title
+
+
+def test_doc_examples_are_real_output(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-yolo.yaml").write_text(YOLOV5S.read_text().replace(*BAD_JOIN))
+    console = _blocks("console")
+    shown = next(b for b in console if b.startswith("$ yamlnet validate --static my-yolo.yaml --format json"))
+    rc, text = _run(capsys, "validate", "--static", "my-yolo.yaml", "--format", "json")
+    assert rc == 1 and json.loads(shown.split("\n", 1)[1]) == json.loads(text)
+    shown = next(b for b in console if b.startswith("$ yamlnet validate --static my-yolo.yaml --format github"))
+    rc, text = _run(capsys, "validate", "--static", "my-yolo.yaml", "--format", "github")
+    assert shown.split("\n", 1)[1].strip() == text.strip()
+    [row] = _blocks("json")
+    rc, text = _run(capsys, "summary", str(YOLOV5S), "--format", "json")
+    assert json.loads(row) == json.loads(text)["layers"][4]
