@@ -34,6 +34,8 @@ FILL_C1S = "c1s"  # the list of input channels, one per input (Detect, Segment)
 FILL_N = "n"  # the depth (repeat count) after depth scaling (C3, BottleneckCSP, ...)
 FILL_WEIGHTS = "weights"  # taken from the YAML, but loaded by the compiler, not passed to the constructor
 CHECK_C1 = "c1"  # an argument the YAML states (nn.Conv2d's in_channels) that must equal the arriving channels
+CHECK_PICK = "pick"  # a list argument whose entry i picks the output (by position) of input i when `from` names a
+# multi-output row without a tap (CBFuse's idx); such a block resizes its inputs to the last one: its stride is the last input's
 
 FILL_HEADER = "header:"  # prefix: "header:reg_max" fills the argument from the spec's top-level key `reg_max`
 

@@ -61,7 +61,7 @@ class HGBlock(nn.Module):
     all n outputs concatenated, squeezed to c2/2 and expanded to c2 by 1x1 Convs; residual when `shortcut`
     and c1 == c2."""
 
-    def __init__(self, c1: int, cm: int, c2: int, k: int = 3, n: int = 6, lightconv: bool = False, shortcut: bool = False, act: Any = None) -> None:
+    def __init__(self, c1: int, cm: int, c2: int, k: int, n: int = 6, lightconv: bool = False, shortcut: bool = False, act: Any = None) -> None:
         super().__init__()
         act = _relu_if_default(act)
         unit = LightConv if lightconv else Conv

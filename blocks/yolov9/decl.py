@@ -6,7 +6,8 @@
 - ADown, AConv: [c2] width-scaled, stride 2.
 - CBLinear: [c2s] (not scaled) gives one output per entry of c2s, taps `out0`, `out1`, ...
 - CBFuse: [idx] sums the last input and, resized to its size, output idx[i] of each other input; its
-  channels and stride are the last input's.
+  channels and stride are the last input's. `idx` is a pick argument (CHECK_PICK): the compiler wires input
+  i to tap idx[i] of its row, so every picked tensor's channels are checked against the last input's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import FILL_C1, Arg, TapDecl, declare, out_arg, stride_fixed
+from yamlnet.registry import CHECK_PICK, FILL_C1, Arg, TapDecl, declare, out_arg, stride_fixed
 
 UL = "ultralytics"
 IMPL = "blocks.yolov9.layers"
@@ -174,7 +175,14 @@ declare(
     "CBFuse",
     f"{IMPL}:CBFuse",
     dialect=UL,
-    args=(Arg("idx", "list", doc="for each input but the last: which output of that CBLinear row to take"),),
+    args=(
+        Arg(
+            "idx",
+            "list",
+            check=CHECK_PICK,
+            doc="for each input but the last: which output of that (CBLinear) row to take; the compiler wires that tap",
+        ),
+    ),
     inputs="list",
     repeat="none",
     out_channels=cbfuse_channels,

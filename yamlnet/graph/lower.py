@@ -264,6 +264,19 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
     if ref.tap is None:
         if node.row.module == "Index":
             return PortRef(position)  # Index picks one of the outputs itself
+        k = picked_output(node, ref)
+        if k is not None:  # the row's pick argument (CBFuse's idx) names the output by position
+            if 0 <= k < len(taps):
+                return PortRef(position, list(taps)[k])
+            diags.append(
+                Diagnostic(
+                    "YN205",
+                    f"{node.label} takes output {k} of {src.label}, which has {len(taps)} outputs",
+                    ref.span,
+                    help=f"pick one of 0..{len(taps) - 1}: " + ", ".join(f"{i} = {t}" for i, t in enumerate(taps)),
+                )
+            )
+            return None
         last = list(taps)[-1]
         diags.append(
             Diagnostic(
@@ -278,6 +291,24 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
         diags.append(Diagnostic("YN205", f"{src.label} has no tap `{ref.tap}`", ref.span, help=f"its taps are {listing}"))
         return None
     return PortRef(position, ref.tap)
+
+
+def _pick_arg(decl: registry.BlockDecl) -> int | None:
+    """Position among the YAML arguments of the block's pick argument (`Arg.check == CHECK_PICK`), if any."""
+    return next((j for j, a in enumerate(decl.yaml_args()) if a.check == registry.CHECK_PICK), None)
+
+
+def picked_output(node: Node, ref: Ref) -> int | None:
+    """Which output of a multi-output input the row's pick argument (CBFuse's idx) names for `ref`, if it does."""
+    j = _pick_arg(node.decl)
+    if j is None or j >= len(node.row.args):
+        return None
+    picks = node.row.args[j]
+    i = next((i for i, r in enumerate(node.row.refs) if r is ref), None)
+    if i is None or not isinstance(picks, (list, tuple)) or i >= len(picks):
+        return None
+    k = picks[i]
+    return k if isinstance(k, int) and not isinstance(k, bool) else None
 
 
 def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
@@ -334,7 +365,8 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
 
         w = weights_arg(decl, bound)
         node.weights = w if isinstance(w, str) and w else None
-    stride_in = node.in_strides[0] if node.in_strides else Fraction(1)
+    # a block that picks outputs of its inputs (CBFuse) brings them all to its last input's size
+    stride_in = (node.in_strides[-1] if _pick_arg(decl) is not None else node.in_strides[0]) if node.in_strides else Fraction(1)
     try:
         if decl.taps is not None:
             for t in decl.taps_of(bound):
