@@ -409,9 +409,18 @@ def _check_depth(text: str, max_depth: int) -> None:
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 open_ -= 1
     except yaml.MarkedYAMLError as e:
-        if "maximum nesting depth" in str(e.problem or "") and e.problem_mark is not None:
-            raise _Stop(_too_deep(e.problem_mark, max_depth)) from None
-        raise
+        if "maximum nesting depth" not in str(e.problem or "") or e.problem_mark is None:
+            raise
+        loader = _Loader(text, max_depth)  # PyYAML's own composer stops at yamlnet's limit: the same place as without libyaml
+        try:
+            loader.get_single_node()
+        except _Stop:
+            raise
+        except (yaml.YAMLError, RecursionError):
+            pass
+        finally:
+            loader.dispose()
+        raise _Stop(_too_deep(e.problem_mark, max_depth)) from None
 
 
 def _compose(text: str, limits: Limits) -> yaml.Node | None:
