@@ -10,6 +10,7 @@ Importing yamlnet does not import torch; `build` and the shape pass of `validate
 
 from .api import Report, analyze, build, load_spec, validate
 from .diagnostics import Diagnostic, SpecError
+from .plugins import yolov5_block
 from .registry import Arg, BlockDecl, SizeRule, TapDecl, block, declare, register
 
 __version__ = "0.1.0"
@@ -29,4 +30,5 @@ __all__ = [
     "load_spec",
     "register",
     "validate",
+    "yolov5_block",
 ]

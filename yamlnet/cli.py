@@ -132,6 +132,13 @@ def make_parser() -> argparse.ArgumentParser:
 
     bl = sub.add_parser("blocks", help="list the registered blocks and their arguments")
     bl.add_argument("name", nargs="?", help="show one block")
+
+    from .export import add_export_parser
+    from .plugins import add_plugin_option
+
+    ex = add_export_parser(sub)
+    _limits_args(ex)
+    add_plugin_option(b, v, r, s, fx, bl, ex)
     return p
 
 
@@ -323,7 +330,9 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     results: dict[int, Result] = {}
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as ex:
+    from .plugins import pool_options
+
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), **pool_options()) as ex:
         futures = {ex.submit(_validate_one, j): i for i, j in enumerate(jobs)}
 
         def collect(f: Any) -> None:
@@ -420,6 +429,12 @@ def cmd_summary(a: argparse.Namespace) -> int:
     return run_summary(a, _limits(a))
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import run_export
+
+    return run_export(a, _limits(a))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     a = parser.parse_args(argv)
@@ -427,8 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     commands = {"build": cmd_build, "validate": cmd_validate, "render": cmd_render, "summary": cmd_summary, "blocks": cmd_blocks, "fix": cmd_fix}
+    commands["export"] = cmd_export
     handler = commands[a.command]
     try:
+        from .plugins import load_cli_plugins
+
+        failed = load_cli_plugins(a)  # --plugin and [tool.yamlnet] plugins: the user's choice, never a spec's
+        if failed is not None:
+            return failed
         return handler(a)
     except SpecError as e:
         _print_diags(e.diagnostics, e.source)

@@ -19,10 +19,16 @@ class Detect(nn.Module):
     (boxes (bs, sum of na*ny*nx, no) in input pixels, the per-level tensors).
     `anchors` (a buffer, in the state_dict) holds pixel sizes after construction and grid units after
     `bind_strides`, as in a built YOLOv5 model.
+
+    Export mode returns only the decoded boxes, as a one-element tuple (YOLOv5's export form: one ONNX output).
+    It is on while `export` is true (YOLOv5's AutoShape sets it), under `torch.onnx.export` and under
+    `torch.jit.trace`. The grids are computed from each input's shape on every call, so exported graphs keep
+    dynamic sizes. `grid` and `anchor_grid` are empty per-level lists kept for code that maps over them.
     """
 
     anchors: torch.Tensor
     stride: torch.Tensor
+    export: bool = False  # True: eval mode returns (boxes,) only
 
     def __init__(self, nc: int = 80, anchors: Sequence[Sequence[float]] = (), ch: Sequence[int] = (), inplace: bool = True) -> None:
         super().__init__()
@@ -34,6 +40,12 @@ class Detect(nn.Module):
         self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32).view(self.nl, -1, 2))
         self.register_buffer("stride", torch.zeros(self.nl), persistent=False)
         self.m = nn.ModuleList(nn.Conv2d(c, self.no * self.na, 1) for c in ch)
+        self.grid = [torch.empty(0) for _ in range(self.nl)]
+        self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
+
+    def exporting(self) -> bool:
+        """Whether this call is part of an export (YOLOv5's export form is wanted)."""
+        return bool(self.export) or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
     # -- set up once the strides of the inputs are known --------------------------------------------------
 
@@ -96,13 +108,16 @@ class Detect(nn.Module):
 
     def forward(self, x: list[torch.Tensor]) -> Any:
         outs, decoded = self._levels(x)
-        return outs if self.training else (torch.cat(decoded, 1), outs)
+        if self.training:
+            return outs
+        return (torch.cat(decoded, 1),) if self.exporting() else (torch.cat(decoded, 1), outs)
 
 
 class Segment(Detect):
     """Detect with nm mask coefficients per box, plus mask prototypes computed from the first level.
 
-    Train mode returns (per-level tensors, prototypes); eval mode (boxes, prototypes, per-level tensors).
+    Train mode returns (per-level tensors, prototypes); eval mode (boxes, prototypes, per-level tensors);
+    export mode (boxes, prototypes), YOLOv5's two export outputs.
     """
 
     def __init__(
@@ -130,7 +145,9 @@ class Segment(Detect):
     def forward(self, x: list[torch.Tensor]) -> Any:
         protos = self.proto(x[0])
         outs, decoded = self._levels(x)
-        return (outs, protos) if self.training else (torch.cat(decoded, 1), protos, outs)
+        if self.training:
+            return outs, protos
+        return (torch.cat(decoded, 1), protos) if self.exporting() else (torch.cat(decoded, 1), protos, outs)
 
 
 class Classify(nn.Module):

@@ -13,9 +13,12 @@ from torch import nn
 from ..diagnostics import Diagnostic, SpecError
 from ..graph.ir import IR
 from ..spec.limits import DEFAULT_LIMITS, Limits
+from ..spec.model import Spec
+from ..spec.source import compose_tree
 from .codegen import generate
 from .instantiate import instantiate
 from .model import YamlnetModel
+from .shapes import check_params
 from .weights import LoadReport, WeightsError, load_into
 
 _ACTS = (nn.Hardswish, nn.LeakyReLU, nn.ReLU, nn.ReLU6, nn.SiLU)
@@ -37,12 +40,16 @@ def class_name(ir: IR) -> str:
     return ("M_" + name) if name[0].isdigit() else name
 
 
-def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: Any = None, limits: Limits = DEFAULT_LIMITS) -> YamlnetModel:
+def compile_ir(
+    ir: IR, weights: str | os.PathLike[str] | None = None, device: Any = None, limits: Limits = DEFAULT_LIMITS, row_weights: bool = True
+) -> YamlnetModel:
+    """The model of a checked IR. `row_weights=False` skips the weights files rows name (a caller that loads a
+    whole state_dict next, such as restoring a pickled model, needs neither the files nor the time)."""
     modules = instantiate(ir, device)
     reports: list[LoadReport] = []
     diags: list[Diagnostic] = []
     for pos, node in ir.nodes.items():
-        if node.weights:
+        if node.weights and row_weights:
             try:
                 reports.append(load_into(modules[pos], ir.spec.resolve_path(node.weights), target=node.label))
             except WeightsError as e:
@@ -69,6 +76,9 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
     model.nc = ir.spec.nc
     model.names = {i: f"class{i}" for i in range(ir.spec.nc or 0)}
     model.yaml_file = ir.spec.path
+    model.yaml = spec_dict(ir.spec, limits)
+    model.hyp = {}
+    model.fused = None
     model.load_reports = reports
     model.row_params = {pos: sum(p.numel() for p in modules[pos].parameters()) for pos in modules}
     if weights is not None:
@@ -80,3 +90,38 @@ def compile_ir(ir: IR, weights: str | os.PathLike[str] | None = None, device: An
             ) from None
         model.load_reports.append(rep)
     return model
+
+
+def spec_dict(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The spec as plain data (YOLOv5's `model.yaml`): its text read again, with the header values the spec
+    was built with (overrides such as nc=3 included), so that building this dict gives the same model."""
+    out: dict[str, Any] = {}
+    if spec.source is not None:
+        tree, _ = compose_tree(spec.source, limits)
+        plain = tree.plain() if tree is not None else None
+        if isinstance(plain, dict):
+            out = plain
+    if spec.nc is not None:
+        out["nc"] = spec.nc
+    if spec.anchors is not None:
+        out["anchors"] = spec.anchors
+    if spec.ch != 3 or "ch" in out:
+        out["ch"] = spec.ch
+    for key in ("scale", "dialect"):
+        value = getattr(spec, key, None)
+        if value is not None and (key in out or key == "scale"):
+            out[key] = value
+    return out
+
+
+def compile_text(text: str, row_weights: bool = True, limits: Limits = DEFAULT_LIMITS, **overrides: Any) -> YamlnetModel:
+    """api.build for spec text, with the choice to skip the rows' weights files (see compile_ir)."""
+    from ..api import analyze
+
+    report = analyze(text, limits, **overrides)
+    if not report.ok or report.ir is None:
+        raise SpecError(report.diagnostics, report.source)
+    refused = check_params(report.ir, limits)
+    if refused:
+        raise SpecError(report.diagnostics + refused, report.source)
+    return compile_ir(report.ir, limits=limits, row_weights=row_weights)
