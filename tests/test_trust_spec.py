@@ -158,6 +158,20 @@ def test_ambiguous_insertion_offers_guesses_as_unsafe_fixes(tmp_path: Path) -> N
     assert "[[-1, 4], 1, Concat, [1]]" in fixed and "[[-1, 7], 1, Concat, [1]]" in fixed and "[[18, 21, 24], 1, Detect" in fixed
 
 
+def test_removed_row_shifts_the_references_back(tmp_path: Path) -> None:
+    lines = _yolov5s().splitlines(keepends=True)
+    i = next(k for k, line in enumerate(lines) if "[-1, 1, Conv, [512, 1, 1]]" in line)
+    text = "".join(lines[: i + 1] + lines[i + 2 :])  # the head's first nn.Upsample (row 11) removed
+    d = _one(_diags(text, tmp_path), "YN209")
+    assert (d.span.line, d.span.column) == (_line_of(text, "# 13"), 5) and "1 earlier" in d.message and "removed" in d.message
+    maybe = [lb for lb in d.labels if "index 10 now means 10 (`Conv`) or a removed row" in lb.text]
+    assert [(lb.span.line, lb.span.column) for lb in maybe] == [(_line_of(text, "[[-1, 10], 1, Concat"), 11)]
+    assert d.fixes[0].applicability == "unsafe"
+    fixed, after = _fixed(text, tmp_path, unsafe=True)
+    assert "[[-1, 13], 1, Concat, [1]], # cat head P4" in fixed and "[[16, 19, 22], 1, Detect" in fixed
+    assert not [x for x in after if x.code == "YN209"]
+
+
 def test_seed_numbering_counts_row_zero_as_five_indices(tmp_path: Path) -> None:
     seed = (SPECS / "yolov5-emo.yaml").read_text()
     assert not [x for x in _diags(seed, tmp_path) if x.code == "YN209"]

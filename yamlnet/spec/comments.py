@@ -117,29 +117,39 @@ def check_index_comments(src: SourceText, rows_at: list[RowAt], rows: list[Row],
             labels.append(Label(ref.span, f"meant {_module_at(by_index, new)}, now index {new}; index {k} is {_module_at(by_index, k)}"))
             crossing.append(f"{ref.text} -> {new} (in row {here})")
             continue
-        options = sorted({n for c in candidates for n in [new_of(k, c)] if n is not None})
+        values = [new_of(k, c) for c in candidates]
+        options = sorted({n for n in values if n is not None})
+        removed = any(n is None for n in values) or not candidates
+        if options == [k] and not removed:
+            continue
         what = f"between the rows commented {w.old_lo} and {w.old_hi}, a row was {'inserted' if w.inserted else 'removed'}"
-        could = " or ".join(f"{n} ({_module_at(by_index, n)})" for n in options) if options else "a removed row"
+        could = " or ".join([f"{n} ({_module_at(by_index, n)})" for n in options] + (["a removed row"] if removed else []))
         labels.append(Label(ref.span, f"{what}: index {k} now means {could}"))
-        crossing.append(f"{ref.text} -> {' or '.join(map(str, options)) or '?'} (in row {here})")
+        crossing.append(f"{ref.text} -> {' or '.join([str(n) for n in options] + (['removed'] if removed else []))} (in row {here})")
 
     comment_edits = tuple(Edit(c.span, str(c.row.index)) for c, d in zip(comments, shifts, strict=True) if d)
-    fixes: list[Fix] = []
+    options: dict[tuple[Edit, ...], dict[int, int | None]] = {}  # distinct edits -> the first placement giving them
+    broken = False
     for cand in candidates:
-        edits = [e for row, ref in refs for e in [_ref_edit(src, ref, new_of(ref.index, cand))] if e is not None]  # type: ignore[arg-type]
         if any(new_of(ref.index, cand) is None for _, ref in refs):  # type: ignore[arg-type]
-            continue  # a reference to a removed row: nothing to point it at
+            broken = True  # under this placement a reference points at a removed row: nothing to point it at
+            continue
+        edits = tuple(e for _, ref in refs for e in [_ref_edit(src, ref, new_of(ref.index, cand))] if e is not None)  # type: ignore[arg-type]
+        options.setdefault(edits, cand)
+    certain = len(options) == 1 and not broken
+    fixes: list[Fix] = []
+    for edits, cand in options.items():
         n = len(edits)
         title = (f"point {n} reference{'s' * (n != 1)} back at {'its row' if n == 1 else 'their rows'} and " if n else "") + (
             f"renumber {len(comment_edits)} index comment{'s' * (len(comment_edits) != 1)}"
         )
-        if len(candidates) > 1:
-            inserted = [i for w in used for i in w.new_rows(cand)]
-            title += (", taking " + ", ".join(f"{i} ({_module_at(by_index, i)})" for i in inserted) + " as the inserted row") if inserted else ""
-        fixes.append(Fix(title, tuple(edits) + comment_edits, "safe" if len(candidates) == 1 else "unsafe"))
+        inserted = [i for w in used for i in w.new_rows(cand)]
+        if len(options) > 1 and inserted:
+            title += ", taking " + ", ".join(f"{i} ({_module_at(by_index, i)})" for i in inserted) + " as the inserted row"
+        fixes.append(Fix(title, edits + comment_edits, "safe" if certain else "unsafe"))
     if crossing or not fixes:
         fixes.append(Fix("renumber the index comments only (the references are already right)", comment_edits, "unsafe"))
-    unsure = unsure or len(candidates) != 1
+    unsure = unsure or not certain
     notes = []
     if crossing:
         notes.append("absolute references that cross the shift: " + ", ".join(crossing))

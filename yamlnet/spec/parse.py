@@ -137,10 +137,8 @@ def parse_tree(
         header = Header.model_validate({k: v for k, v in header_in.items() if k not in bad})
 
     names = _Names({k: v for k, v in header_in.items() if _bindable(v)})
-    if header.nc is None:
-        names.pop("nc", None)  # no silent 80: a row that uses `nc` gets YN114
-    else:
-        names["nc"] = header.nc
+    if header.nc is not None:
+        names["nc"] = header.nc  # no silent 80 when it is absent: a row that uses `nc` gets YN114
 
     dialect, more = detect_dialect(top, _row_shapes(top), file)
     diags += more
