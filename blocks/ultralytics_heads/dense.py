@@ -30,6 +30,7 @@ class Classify(nn.Module):
         super().__init__()
         hidden = 1280
         self.export = False
+        self.model_strides = [1.0]  # what the compiler reports as the model's stride (the package's classifier: 1)
         self.conv = Conv(c1, hidden, k, s, p, g)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(p=0.0, inplace=True)
@@ -54,6 +55,7 @@ class Depth(nn.Module):
     def __init__(self, c_mid: int = 256, ch: Sequence[int] = ()) -> None:
         super().__init__()
         self.export = False
+        self.model_strides = [32.0]  # the model's stride as the package reports it for a depth model
         self.nl = len(ch)
         self.proj = nn.ModuleList(Conv(c, c_mid, k=1) for c in ch)
         self.refine = nn.ModuleList(nn.Sequential(Conv(c_mid, c_mid, k=3), Conv(c_mid, c_mid, k=3)) for _ in ch[:-1])
@@ -99,6 +101,7 @@ class SemanticSegment(nn.Module):
         self.nc = nc
         self.nl = len(ch)
         self.export = False
+        self.model_strides = "deepest"  # the model's stride: the deepest any layer reaches (read by the compiler)
         self.register_buffer("stride", torch.zeros(self.nl), persistent=False)
         c_mid = ch[0]
         self.classifier = nn.Sequential(Conv(c_mid, c_mid, 3), nn.Conv2d(c_mid, nc, 1))

@@ -68,7 +68,10 @@ def compile_ir(
         if hasattr(m, "bind_strides"):
             m.bind_strides(s)
         m.yamlnet_head = True
-        strides = [float(v) for v in getattr(m, "model_strides", s)]  # a head may report other strides (RT-DETR: 32)
+        reported = getattr(m, "model_strides", s)  # a head may report other strides (RT-DETR: 32)
+        if reported == "deepest":  # the deepest stride any layer reaches (Ultralytics' SemanticSegment models)
+            reported = [max((p.stride for n in ir.nodes.values() for p in (n.out, *n.taps.values()) if p.stride), default=1)]
+        strides = [float(v) for v in reported]
     if not heads:
         strides = [float(ir.port(o).stride or 0) for o in ir.outputs]
     model.stride = torch.tensor(strides, dtype=torch.float32)
