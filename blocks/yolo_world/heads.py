@@ -7,7 +7,7 @@ space (`embed` channels) and the contrastive heads (`cv4`) score it against K cl
 the number of classes is the number of embeddings given (K; `nc` until then).
 
 Forward: `head(levels, text=None)`; the compiled model passes its second forward argument. Without text,
-the heads use placeholders as the package does with no text model: WorldDetect zeros (1, nc, embed);
+the heads use placeholders as the package does with no text model: WorldDetect zeros (1, nc as built, embed);
 the YOLOE heads their `pe` buffer (zeros (1, nc, embed) until `set_class_embeddings`). Text given to a YOLOE
 head is raw text-model output: it goes through `reprta` and an L2 normalisation first, as in the package.
 Outputs are those of the base heads (see `blocks.ultralytics_heads.detect`).
@@ -55,6 +55,7 @@ class WorldDetect(Detect):
     ) -> None:
         super().__init__(nc, reg_max, end2end, ch, legacy=True)
         self.embed = embed
+        self.placeholder_classes = nc  # K of the zero text placeholder (nc follows the text last given)
         self.cv3 = _embed_branch(ch, self.c_cls, embed, legacy=True)
         self.cv4 = nn.ModuleList(BNContrastiveHead(embed) if with_bn else ContrastiveHead() for _ in ch)
 
@@ -65,7 +66,7 @@ class WorldDetect(Detect):
     def forward(self, x: list[torch.Tensor], text: torch.Tensor | None = None) -> Any:  # type: ignore[override]
         feats = list(x)
         bs = feats[0].shape[0]
-        t = torch.zeros(1, self.nc, self.embed) if text is None else text
+        t = torch.zeros(1, self.placeholder_classes, self.embed) if text is None else text
         t = _batch(t, feats[0])
         self.nc = int(t.shape[1])
         self.no = self.nc + 4 * self.reg_max
