@@ -76,7 +76,7 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) ->
         readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
         if len({id(v) for v in readings.values()}) < 2 or any(v is None for v in readings.values()):
             continue
-        fits = [d for d, decl in readings.items() if decl is not None and _fits(decl, n_args)]
+        fits = [d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, "anchors" in top)]
         if len(fits) == 1:
             evidence.append(Evidence(fits[0], f"`{module}` with {n_args} argument{'s' * (n_args != 1)} is {_title(fits[0])}'s form", span))
         else:
@@ -112,10 +112,15 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) ->
     return YOLOV5, []
 
 
-def _fits(decl: registry.BlockDecl, n_args: int) -> bool:
+def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool) -> bool:
+    """Whether a row with `n_args` arguments can mean this block: its required arguments are all given, and an
+    anchor head gets its anchors (from the row, or from a top-level `anchors:` the row can name)."""
     yaml_args = decl.yaml_args()
     required = sum(1 for a in yaml_args if a.default is registry.REQUIRED)
-    return required <= n_args <= len(yaml_args)
+    if not required <= n_args <= len(yaml_args):
+        return False
+    names = [a.name for a in yaml_args]
+    return has_anchors or "anchors" not in names or names.index("anchors") < n_args
 
 
 def _title(dialect: str) -> str:
