@@ -133,11 +133,16 @@ class _Eval:
         if d == "name":
             n = str(ch[0])
             if n not in self.names:
+                import difflib
+
+                close = difflib.get_close_matches(n, sorted(self.names), n=1, cutoff=0.75)
+                start = _col(ch[0])
                 raise ExprError(
                     "YN109",
                     f"unknown name `{n}` in an expression",
-                    _col(ch[0]),
-                    help=f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}",
+                    start,
+                    help=(f"did you mean `{close[0]}`? " if close else "") + f"names a spec binds: {', '.join(sorted(self.names)) or 'none'}",
+                    suggest=(start, start + len(n), close[0], "unsafe") if close else None,
                 )
             return self.names[n]
         return {"none": None, "true": True, "false": False}[d]

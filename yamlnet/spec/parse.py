@@ -30,16 +30,20 @@ SEED_SLOTS = 5  # a multi-output row 0 fills indices 0..4 in the seeds' numberin
 __all__ = ["ACTIVATIONS", "SECTIONS", "load_spec_with_diagnostics", "parse_tree"]
 
 
-class _Names(dict[str, Any]):
-    """The names an expression may use; remembers which were read (a top-level key no row reads is unused)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.used: set[str] = set()
-
-    def __getitem__(self, key: str) -> Any:
-        self.used.add(key)
-        return super().__getitem__(key)
+def _words_in_rows(top: dict[str, YNode]) -> set[str]:
+    """Every word written in a string of the rows: the names a row may use (also in rows that have errors)."""
+    words: set[str] = set()
+    stack = [top[s] for s in ("backbone", "head") if s in top]
+    while stack:
+        node = stack.pop()
+        v = node.value
+        if isinstance(v, list):
+            stack += v
+        elif isinstance(v, dict):
+            stack += v.values()
+        elif isinstance(v, str):
+            words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v))
+    return words
 
 
 def load_spec_with_diagnostics(
@@ -136,7 +140,7 @@ def parse_tree(
             )
         header = Header.model_validate({k: v for k, v in header_in.items() if k not in bad})
 
-    names = _Names({k: v for k, v in header_in.items() if _bindable(v)})
+    names: dict[str, Any] = {k: v for k, v in header_in.items() if _bindable(v)}
     if header.nc is not None:
         names["nc"] = header.nc  # no silent 80 when it is absent: a row that uses `nc` gets YN114
 
@@ -209,7 +213,7 @@ def parse_tree(
                 sections[section].append(row)
             items.append((position, item))
             position += 1
-    diags += _unknown_keys(top, names, overrides or {})
+    diags += _unknown_keys(top, _words_in_rows(top), overrides or {})
     diags += _index_comments(src, items, sections["backbone"] + sections["head"], dialect)
     spec = Spec(
         path=file,
@@ -231,13 +235,13 @@ def parse_tree(
     return spec, diags
 
 
-def _unknown_keys(top: dict[str, YNode], names: _Names, overrides: Mapping[str, Any]) -> list[Diagnostic]:
+def _unknown_keys(top: dict[str, YNode], used: set[str], overrides: Mapping[str, Any]) -> list[Diagnostic]:
     """YN113 for a top-level key the compiler does not know and no expression uses (a typo such as
     `depth_multiplier` would otherwise be a silent spec variable), with the closest known key as a fix."""
     known = set(SECTIONS) | set(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
     out: list[Diagnostic] = []
     for key, node in top.items():
-        if key in known or key in names.used or key in overrides:
+        if key in known or key in used or key in overrides:
             continue
         span = node.key_span or node.span
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
@@ -362,12 +366,16 @@ def _parse_row(
         d = item.value
         unknown = [k for k in d if k not in (*ROW_KEYS, "name", "n", "weights")]
         for k in unknown:
+            known = [x for x in (*ROW_KEYS, "name", "n", "weights") if x not in d]
+            close = difflib.get_close_matches(k, known, n=1, cutoff=0.7)
+            key = YNode(k, d[k].key_span or d[k].span)
             diags.append(
                 Diagnostic(
                     "YN103",
                     f"unknown row key `{k}`",
-                    d[k].key_span or d[k].span,
-                    help="a row mapping has keys name, from, number (or n), module, args, weights",
+                    key.span,
+                    help=(f"did you mean `{close[0]}`? " if close else "") + "a row's keys: name, from, number (or n), module, args, weights",
+                    fixes=_replace_fix(key, close[0], "safe" if sorted(k) == sorted(close[0]) else "unsafe") if close else (),
                 )
             )
         if "module" not in d:

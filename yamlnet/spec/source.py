@@ -226,7 +226,16 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
                 continue
             ks = str(key.value)
             if ks in out:
-                diags.append(Diagnostic("YN102", f"duplicate key `{ks}`", key.span, help="remove one of the two; YAML would silently keep the last"))
+                first = out[ks].key_span
+                diags.append(
+                    Diagnostic(
+                        "YN102",
+                        f"duplicate key `{ks}`",
+                        key.span,
+                        labels=(Label(first, "first given here"),) if first is not None else (),
+                        help="remove one of the two; YAML would silently keep the last",
+                    )
+                )
             child = walk(v, depth + 1)
             child.key_span = key.span
             out[ks] = child
