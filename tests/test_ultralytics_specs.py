@@ -84,7 +84,7 @@ head:
   - [-1, 1, nn.Upsample, [None, 2, nearest]]
   - [[-1, 2], 1, Concat, [1]]
   - [-1, 2, C3k2, [256, False]]
-  - [[10, 7, 5], 1, Detect, [nc]]
+  - [[11, 8, 5], 1, Detect, [nc]]
 """,
     # Ultralytics' Index rows: plain numbering
     "index": """
