@@ -61,15 +61,14 @@ def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
         v = given[i]
         if v is None or not type_ok(v, a.type):
             continue
-        problem = _range_problem(a, v, values)
+        problem, outside = _range_problem(a, v, values)
         if problem:
-            allowed = _range_words(a)
             diags.append(
                 Diagnostic(
                     "YN107",
                     f"{decl.name} argument `{a.name}` {problem}",
                     arg_span(row, decl, a.name),
-                    label=allowed or "",
+                    label=_range_words(a) if outside else "",
                     help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else ""),
                 )
             )
@@ -102,22 +101,23 @@ def _range_words(a: Arg) -> str:
     return ""
 
 
-def _range_problem(a: Arg, v: Any, values: dict[str, Any]) -> str:
+def _range_problem(a: Arg, v: Any, values: dict[str, Any]) -> tuple[str, bool]:
+    """What is wrong with the value ("" when nothing), and whether it is outside low..high (else: its rule)."""
     low, high = getattr(a, "low", None), getattr(a, "high", None)
     for x in _numbers(v):
         if (low is not None and x < low) or (high is not None and x > high):
             if low is not None and low == high:
-                return f"is {_show(x)}; it must be {_show(low)}"
+                return f"is {_show(x)}; it must be {_show(low)}", True
             if low is not None and x < low:
-                return f"is {_show(x)}; it must be >= {_show(low)}"
-            return f"is {_show(x)}; it must be <= {_show(high)}"  # type: ignore[arg-type]
+                return f"is {_show(x)}; it must be >= {_show(low)}", True
+            return f"is {_show(x)}; it must be <= {_show(high)}", True  # type: ignore[arg-type]
     valid = getattr(a, "valid", None)
     if valid is not None:
         try:
-            return str(valid(v, values) or "")
+            return str(valid(v, values) or ""), False
         except Exception:  # a faulty rule must not hide the row's other problems; the shape pass still runs
-            return ""
-    return ""
+            return "", False
+    return "", False
 
 
 # ---------------------------------------------------------------------------------------------------------
