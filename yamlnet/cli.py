@@ -368,7 +368,7 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
 def cmd_fix(a: argparse.Namespace) -> int:
     from .fix import chosen_fix, fix_file
 
-    result = fix_file(a.spec, unsafe=a.unsafe_fixes, write=not a.diff, limits=_limits(a))
+    result = fix_file(a.spec, unsafe=a.unsafe_fixes, write=not a.diff, limits=_limits(a), overrides=spec_overrides(a))
     if result.source_diags:
         _print_diags(result.source_diags, None)
         return EXIT_ERRORS

@@ -10,9 +10,10 @@ import difflib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import Diagnostic, Fix, SourceText, Span, errors
 from .spec.limits import DEFAULT_LIMITS, Limits
@@ -81,10 +82,11 @@ def _overlap(a: int, b: int, x: int, y: int) -> bool:
     return a < y and x < b
 
 
-def check_text(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> list[Diagnostic]:
+def check_text(text: str, name: str, limits: Limits = DEFAULT_LIMITS, overrides: Mapping[str, Any] | None = None) -> list[Diagnostic]:
     """Every static diagnostic of a spec given as text, with spans in `name` (parse, references, channels,
-    strides, sizes at 640): what `validate --static` reports."""
-    from .api import validate
+    strides, sizes at 640): what `validate --static` reports. `overrides`: as --scale, --dialect."""
+    from .graph.lower import lower
+    from .graph.sizes import check_sizes
     from .spec.parse import parse_tree
     from .spec.source import compose_tree
 
@@ -92,11 +94,13 @@ def check_text(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> list[Di
     tree, diags = compose_tree(src, limits)
     if tree is None:
         return diags
-    spec, more = parse_tree(tree, src, limits)
+    spec, more = parse_tree(tree, src, limits, overrides=overrides, scale_name=name)
     diags += more
-    if spec is None or errors(diags):
+    if spec is None:
         return diags
-    return diags + validate(spec, static=True, limits=limits).diagnostics
+    ir = lower(spec, limits)
+    diags += ir.diagnostics
+    return diags + check_sizes(ir, (640, 640), limits) if not errors(diags) else diags
 
 
 @dataclass
@@ -122,16 +126,20 @@ class FixResult:
         )
 
 
-def fix_text(text: str, name: str, unsafe: bool = False, limits: Limits = DEFAULT_LIMITS) -> FixResult:
+def fix_text(text: str, name: str, unsafe: bool = False, limits: Limits = DEFAULT_LIMITS, overrides: Mapping[str, Any] | None = None) -> FixResult:
     """Apply fixes pass by pass until none is left (at most MAX_PASSES)."""
     result = FixResult(name, text, text)
-    diags = check_text(text, name, limits)
+
+    def check(text: str) -> list[Diagnostic]:
+        return _check(text, name, limits, overrides)
+
+    diags = check(text)
     for _ in range(MAX_PASSES):
-        diags = [_best_alternative(result.fixed, d, name, unsafe, limits) for d in diags]
+        diags = [_best_alternative(result.fixed, d, name, unsafe, limits, overrides) for d in diags]
         new, applied = apply_fixes(result.fixed, diags, unsafe, file=name)
         if not applied:
             break
-        after = check_text(new, name, limits)
+        after = check(new)
         if _worse(diags, after):
             # try the fixes one at a time, keep those that do not make things worse
             kept = False
@@ -139,7 +147,7 @@ def fix_text(text: str, name: str, unsafe: bool = False, limits: Limits = DEFAUL
                 one, ok = apply_fixes(result.fixed, [replace(d, fixes=(f,))], unsafe=True, file=name)
                 if not ok:
                     continue
-                one_after = check_text(one, name, limits)
+                one_after = check(one)
                 if _worse(diags, one_after):
                     result.refused.append(d)
                     continue
@@ -155,7 +163,7 @@ def fix_text(text: str, name: str, unsafe: bool = False, limits: Limits = DEFAUL
     return result
 
 
-def _best_alternative(text: str, d: Diagnostic, name: str, unsafe: bool, limits: Limits) -> Diagnostic:
+def _best_alternative(text: str, d: Diagnostic, name: str, unsafe: bool, limits: Limits, overrides: Mapping[str, Any] | None = None) -> Diagnostic:
     """When a diagnostic offers several fixes that may be applied (guesses, such as which row was inserted),
     keep the one after which the spec has the fewest errors, then the fewest warnings (ties: the first)."""
     eligible = [f for f in d.fixes if f.edits and (unsafe or f.applicability == "safe")]
@@ -164,10 +172,14 @@ def _best_alternative(text: str, d: Diagnostic, name: str, unsafe: bool, limits:
     scored = []
     for i, f in enumerate(eligible):
         one, ok = apply_fixes(text, [replace(d, fixes=(f,))], unsafe=True, file=name)
-        after = check_text(one, name, limits) if ok else []
+        after = _check(one, name, limits, overrides) if ok else []
         scored.append((len(errors(after)), sum(x.severity == "warning" for x in after), i, f))
     best = min(scored, key=lambda t: t[:3])[3]
     return replace(d, fixes=(best,))
+
+
+def _check(text: str, name: str, limits: Limits, overrides: Mapping[str, Any] | None) -> list[Diagnostic]:
+    return check_text(text, name, limits, overrides)  # looked up at call time (tests replace check_text)
 
 
 def _worse(before: list[Diagnostic], after: list[Diagnostic]) -> bool:
@@ -175,7 +187,13 @@ def _worse(before: list[Diagnostic], after: list[Diagnostic]) -> bool:
     return syntax or len(errors(after)) > len(errors(before))
 
 
-def fix_file(path: str | os.PathLike[str], unsafe: bool = False, write: bool = True, limits: Limits = DEFAULT_LIMITS) -> FixResult:
+def fix_file(
+    path: str | os.PathLike[str],
+    unsafe: bool = False,
+    write: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+    overrides: Mapping[str, Any] | None = None,
+) -> FixResult:
     """Fix a spec file in place (unless `write` is false): same encoding, byte order mark and line breaks."""
     from .spec.source import read_source
 
@@ -185,7 +203,7 @@ def fix_file(path: str | os.PathLike[str], unsafe: bool = False, write: bool = T
         return FixResult(name, "", "", source_diags=diags, remaining=diags)
     with open(name, "rb") as f:
         bom = f.read(3) == codecs.BOM_UTF8
-    result = fix_text(src.text, name, unsafe, limits)
+    result = fix_text(src.text, name, unsafe, limits, overrides)
     result.bom = bom
     if write and result.changed:
         _write(name, result.fixed, bom)
