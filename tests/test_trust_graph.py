@@ -78,6 +78,15 @@ def test_unknown_backbone_in_row_0_is_one_error_and_a_note_on_taps(tmp_path: Pat
     assert "`3` in layer 8, `2` in layer 12" in note.notes[0]
 
 
+def test_unknown_named_backbone_with_explicit_taps(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, ROOT / "specs" / "yolov5-emo-taps.yaml", ("module: EMO_1M", "module: EMO_9M"))
+    report = yamlnet.validate(spec, static=True)
+    assert _where(report.diagnostics) == [("YN105", 15, 40)]  # no "no row is named `backbone`" for its three taps
+    assert _where(report.diagnostics, "note") == [("YN105", 16, 6)]  # `backbone.P5` in the SPPF row
+    [note] = [d for d in report.diagnostics if d.severity == "note"]
+    assert note.notes[0].endswith("`backbone.P5` in layer 5, `backbone.P4` in layer 8, `backbone.P3` in layer 12")
+
+
 def test_unknown_plain_row_0_keeps_plain_numbering(tmp_path: Path) -> None:
     spec = _spec(tmp_path, YOLOV5S, ("[-1, 1, Conv, [64, 6, 2, 2]],", "[-1, 1, Conw, [64, 6, 2, 2]],"))
     report = yamlnet.validate(spec, static=True)
@@ -164,9 +173,7 @@ def test_deep_nesting_is_yn505_with_either_yaml_loader(tmp_path: Path, loader: s
     report = yamlnet.validate(spec, static=True)
     # libyaml (PyYAML 6.0.4's wheels) refuses this depth in its scanner; yamlnet still reports its own code, at the
     # bracket that goes past its limit of 32 levels (the mapping is level 1; `backbone: ` ends at column 10)
-    assert [(d.code, d.span.line, d.span.column, d.message) for d in report.diagnostics] == [
-        ("YN505", 2, 43, "the YAML nests deeper than 32 levels")
-    ]
+    assert [(d.code, d.span.line, d.span.column, d.message) for d in report.diagnostics] == [("YN505", 2, 43, "the YAML nests deeper than 32 levels")]
 
 
 # --- item 12: the command line ------------------------------------------------------------------------------------

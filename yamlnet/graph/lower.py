@@ -32,10 +32,14 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
             numbering = "seeds"
     elif rows and _seeds_fit_better(rows):  # row 0 has an error (reported); its references tell how the rows count
         numbering = "seeds"
-        diags.append(_unread_backbone_note(rows))
     shift = SEED_SLOTS - 1 if numbering == "seeds" else 0
     ir = IR(spec=spec, nodes={}, numbering=numbering, diagnostics=diags)
     names = {r.name: r.position for r in rows if r.name}
+    if rows and rows[0].position != 0:  # row 0 could not be read: what later rows take from it is unknown, not wrong
+        unread = _uses_of_unread_row0(rows, numbering, names)
+        names.update({ref.row_name: 0 for _, ref in unread if ref.row_name is not None})  # its name (row 0 has no node)
+        if unread:
+            diags.append(_unread_backbone_note(unread, numbering))
     seen_names: dict[str, Span] = {}
     for r in rows:
         if r.name:
@@ -89,22 +93,35 @@ def _seeds_fit_better(rows: list[Row]) -> bool:
     return misses(SEED_SLOTS - 1) < misses(0)
 
 
-def _unread_backbone_note(rows: list[Row]) -> Diagnostic:
-    """Rows that use indices 1..4 of a row 0 that could not be read: they are left unresolved (no noise) and
-    this note says how a block with several outputs makes those indices mean something."""
-    uses = [(r, ref) for r in rows for ref in r.refs if ref.row_name is None and ref.index is not None and 0 <= ref.index < SEED_SLOTS]
-    r, ref = uses[0] if uses else (rows[0], None)
-    listed = ", ".join(f"`{u.text}` in layer {u_row.position + SEED_SLOTS - 1}" for u_row, u in uses[:4])
+def _uses_of_unread_row0(rows: list[Row], numbering: str, names: dict[str, int]) -> list[tuple[Row, Ref]]:
+    """References that take an output of a row 0 that could not be read, as of a multi-output block: indices
+    0..4 in the seeds' numbering, and taps of a row name no readable row has (`backbone.P4`: row 0's name)."""
+    uses = []
+    for r in rows:
+        for ref in r.refs:
+            if ref.row_name is None and numbering == "seeds" and ref.index is not None and 0 <= ref.index < SEED_SLOTS:
+                uses.append((r, ref))
+            elif ref.row_name is not None and ref.tap is not None and ref.row_name not in names:
+                uses.append((r, ref))
+    return uses
+
+
+def _unread_backbone_note(uses: list[tuple[Row, Ref]], numbering: str) -> Diagnostic:
+    """One note for the rows that take outputs of an unreadable row 0 (they stay silent): how a block with
+    several outputs declares them."""
+    shift = SEED_SLOTS - 1 if numbering == "seeds" else 0
+    listed = ", ".join(f"`{ref.text}` in layer {r.position + shift}" for r, ref in uses[:4]) + (", ..." if len(uses) > 4 else "")
+    by_index = any(ref.row_name is None for _, ref in uses)
     return Diagnostic(
         "YN105",
-        "later rows use indices 0..4 as the outputs of row 0, whose module is not known" if uses else "row 0's module is not known",
-        ref.span if ref is not None else r.span,
+        "later rows take outputs of row 0, whose module is not known" + (": indices 0..4 are its outputs" if by_index else ""),
+        uses[0][1].span,
         severity="note",
         label="an output of row 0",
-        notes=(f"read as the outputs of a multi-output block in row 0 (rows after it are numbered from 5): {listed}",) if uses else (),
+        notes=(f"read as outputs of a multi-output block in row 0{' (rows after it are numbered from 5)' if by_index else ''}: {listed}",),
         help="if row 0's block has several outputs, register it from Python with its taps: `yamlnet.block(..., taps=lambda args: "
         "[TapDecl('P3', 128, 8), TapDecl('P4', 256, 16), TapDecl('P5', 512, 32)])` (docs/spec-reference.md, multi-output blocks); "
-        "index k then takes its output at stride 2^(k+1)",
+        "then `row.P4` names a tap and index k takes the output at stride 2^(k+1)",
     )
 
 
