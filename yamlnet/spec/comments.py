@@ -118,33 +118,34 @@ def check_index_comments(src: SourceText, rows_at: list[RowAt], rows: list[Row],
             crossing.append(f"{ref.text} -> {new} (in row {here})")
             continue
         values = [new_of(k, c) for c in candidates]
-        options = sorted({n for n in values if n is not None})
-        removed = any(n is None for n in values) or not candidates
-        if options == [k] and not removed:
+        now = sorted({n for n in values if n is not None})
+        removed = any(n is None for n in values)
+        if now == [k] and not removed:
             continue
-        what = f"between the rows commented {w.old_lo} and {w.old_hi}, a row was {'inserted' if w.inserted else 'removed'}"
-        could = " or ".join([f"{n} ({_module_at(by_index, n)})" for n in options] + (["a removed row"] if removed else []))
-        labels.append(Label(ref.span, f"{what}: index {k} now means {could}"))
-        crossing.append(f"{ref.text} -> {' or '.join([str(n) for n in options] + (['removed'] if removed else []))} (in row {here})")
+        what = f"between the rows commented {w.old_lo} and {w.old_hi}, {'rows were' if abs(len(w.new) - len(w.old)) > 1 else 'a row was'} "
+        what += "inserted" if w.inserted else "removed"
+        could = " or ".join([f"{n} ({_module_at(by_index, n)})" for n in now] + (["a removed row"] if removed else []))
+        labels.append(Label(ref.span, f"{what}: index {k} now means {could or 'one of the rows between them'}; check it by hand"))
+        crossing.append(f"{ref.text} -> {' or '.join([str(n) for n in now] + (['removed'] if removed else [])) or '?'} (in row {here})")
 
     comment_edits = tuple(Edit(c.span, str(c.row.index)) for c, d in zip(comments, shifts, strict=True) if d)
-    options: dict[tuple[Edit, ...], dict[int, int | None]] = {}  # distinct edits -> the first placement giving them
+    distinct: dict[tuple[Edit, ...], dict[int, int | None]] = {}  # edits -> the first placement that gives them
     broken = False
     for cand in candidates:
         if any(new_of(ref.index, cand) is None for _, ref in refs):  # type: ignore[arg-type]
             broken = True  # under this placement a reference points at a removed row: nothing to point it at
             continue
         edits = tuple(e for _, ref in refs for e in [_ref_edit(src, ref, new_of(ref.index, cand))] if e is not None)  # type: ignore[arg-type]
-        options.setdefault(edits, cand)
-    certain = len(options) == 1 and not broken
+        distinct.setdefault(edits, cand)
+    certain = len(distinct) == 1 and not broken
     fixes: list[Fix] = []
-    for edits, cand in options.items():
+    for edits, cand in distinct.items():
         n = len(edits)
         title = (f"point {n} reference{'s' * (n != 1)} back at {'its row' if n == 1 else 'their rows'} and " if n else "") + (
             f"renumber {len(comment_edits)} index comment{'s' * (len(comment_edits) != 1)}"
         )
         inserted = [i for w in used for i in w.new_rows(cand)]
-        if len(options) > 1 and inserted:
+        if len(distinct) > 1 and inserted:
             title += ", taking " + ", ".join(f"{i} ({_module_at(by_index, i)})" for i in inserted) + " as the inserted row"
         fixes.append(Fix(title, edits + comment_edits, "safe" if certain else "unsafe"))
     if crossing or not fixes:
