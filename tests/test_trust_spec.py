@@ -73,6 +73,7 @@ def test_strict_fails_on_the_unknown_key_warning(tmp_path: Path) -> None:
     path.write_text("nc: 3\nwidht_multiple: 0.5\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n")
     assert cli_main(["validate", "--static", str(path)]) == 0
     assert cli_main(["validate", "--static", "--strict", str(path)]) == 1
+    assert cli_main(["build", "--strict", str(path)]) == 1  # nothing built
 
 
 def test_a_key_that_an_expression_uses_is_a_variable_not_a_typo(tmp_path: Path) -> None:

@@ -95,6 +95,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--imgsz", type=_imgsz, default="640", help="input size for the output shapes in the table (640 or 640x384)")
     b.add_argument("--save", metavar="FILE", help="save the built model's state_dict to FILE")
     b.add_argument("--format", choices=("text", "json"), default="text")
+    b.add_argument("--strict", action="store_true", help="warnings count as errors: nothing is built when the spec has any")
     _limits_args(b)
 
     v = sub.add_parser("validate", help="check specs: references, channels, strides, sizes (exit 1 on errors)")
@@ -158,7 +159,7 @@ def cmd_build(a: argparse.Namespace) -> int:
     limits = _limits(a)
     report = analyze(a.spec, limits, **spec_overrides(a))
     hw = parse_imgsz(a.imgsz)
-    if not report.ok or report.ir is None:
+    if not report.ok or report.ir is None or (a.strict and report.warnings):
         if a.format == "json":
             _print_build_json(report.path, report.ir, report.diagnostics, hw)
         _print_diags(report.diagnostics, report.source)
