@@ -31,6 +31,7 @@ class Classify(nn.Module):
         hidden = 1280
         self.export = False
         self.model_strides = [1.0]  # what the compiler reports as the model's stride (the package's classifier: 1)
+        self.model_batchnorm = (1e-5, 0.1)  # the package's classification models keep PyTorch's BatchNorm eps/momentum
         self.conv = Conv(c1, hidden, k, s, p, g)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(p=0.0, inplace=True)

@@ -76,6 +76,11 @@ def compile_ir(
         strides = [float(ir.port(o).stride or 0) for o in ir.outputs]
     model.stride = torch.tensor(strides, dtype=torch.float32)
     initialize_weights(model)
+    bn = next((getattr(model.get_submodule(f"model.{n.position}"), "model_batchnorm", None) for n in heads), None)
+    if bn is not None:  # a head may ask for other BatchNorm settings (Ultralytics' classifiers keep PyTorch's)
+        for mod in model.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.eps, mod.momentum = bn
     model.nc = ir.spec.nc
     model.names = {i: f"class{i}" for i in range(ir.spec.nc or 0)}
     model.yaml_file = ir.spec.path
