@@ -8,8 +8,8 @@
   at scales m, l and x; A2C2f is residual with mlp_ratio 1.2 at scales l and x.
 - Layers whose Ultralytics form equals YOLOv5's (Conv, DWConv, GhostConv, Focus, GhostBottleneck, SPP, C3,
   C3x, C3TR, C3Ghost, Concat) are not redeclared: the shared YOLOv5 declarations serve both dialects.
-  Bottleneck, BottleneckCSP and SPPF differ (two 3x3 convs; SPPF's first conv has no activation and the
-  pool count and a shortcut are arguments) and are declared here for the Ultralytics dialect.
+  Bottleneck, BottleneckCSP and SPPF differ (two 3x3 convs; SPPF takes a pool count and a shortcut, and a
+  row that states the pool count gets a first conv without activation) and are declared here.
 
 `ATTENTION_RULES` states which channel counts the attention layers split into heads (for static checks).
 """
@@ -135,11 +135,11 @@ declare(
         C1,
         C2,
         Arg("k", "int", default=5, doc="max-pool kernel size"),
-        Arg("n", "int", default=3, doc="number of chained max pools"),
+        Arg("n", "int|none", default=None, doc="number of chained max pools; left out: 3, and the first conv keeps its activation"),
         Arg("shortcut", "bool", default=False, doc="add the input to the output (when c1 == c2)"),
     ),
     out_channels=out_arg("c2"),
-    doc="Fast SPP: 1x1 Conv (no activation), n chained max pools, all concatenated, 1x1 Conv; optional residual.",
+    doc="Fast SPP: 1x1 Conv, n chained max pools, all concatenated, 1x1 Conv; optional residual (n stated: no activation on the first conv).",
 )
 declare(
     "C1",

@@ -276,19 +276,21 @@ class PSA(nn.Module):
 
 
 class SPPF(nn.Module):
-    """Ultralytics' fast SPP: a 1x1 Conv to c1/2 without activation, n chained k x k stride-1 max pools,
-    every stage concatenated, a 1x1 Conv to c2; plus the input when shortcut and c1 == c2.
+    """Ultralytics' fast SPP: a 1x1 Conv to c1/2, n chained k x k stride-1 max pools, every stage
+    concatenated, a 1x1 Conv to c2; plus the input when shortcut and c1 == c2.
 
-    YOLOv5's SPPF differs: its first Conv has an activation and the pool count is fixed at 3.
+    As the package builds it from a YAML row: a row that states n ([c2, k, n, ...], YOLO26) gets a first Conv
+    without activation; a row that leaves n out ([c2, k], YOLOv8/YOLO11/YOLOv10: n=None here) gets three
+    pools and an activated first Conv, as YOLOv5's SPPF.
     """
 
-    def __init__(self, c1: int, c2: int, k: int = 5, n: int = 3, shortcut: bool = False) -> None:
+    def __init__(self, c1: int, c2: int, k: int = 5, n: int | None = None, shortcut: bool = False) -> None:
         super().__init__()
         half = c1 // 2
-        self.cv1 = Conv(c1, half, 1, 1, act=False)
-        self.cv2 = Conv(half * (n + 1), c2, 1, 1)
+        self.pools = 3 if n is None else int(n)
+        self.cv1 = Conv(c1, half, 1, 1, act=n is None)
+        self.cv2 = Conv(half * (self.pools + 1), c2, 1, 1)
         self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
-        self.pools = n
         self.residual = bool(shortcut) and c1 == c2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
