@@ -174,3 +174,13 @@ def test_compiled_spec() -> None:
     assert y.shape == (1, 12, 6) and raw[1].shape == (1, 1, 12, 6)
     model.train()
     assert model(torch.randn(1, 3, 64, 64))[0].shape == (2, 1, 12, 4)
+
+
+def test_torch_export_captures_the_decoder() -> None:
+    torch.manual_seed(0)
+    model = yamlnet.build(SPEC).eval()
+    x = torch.randn(1, 3, 64, 64)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        want, got = model(x), exported.module()(x)
+    assert torch.allclose(got[0], want[0], atol=1e-5) and torch.allclose(got[1][1], want[1][1], atol=1e-5)

@@ -266,3 +266,14 @@ def test_yoloe_model_scores_prompts() -> None:
         assert torch.allclose(preds["scores"][..., :64], level0, atol=1e-5)
         head.set_class_embeddings(pe)
         assert torch.allclose(model(x)[1]["scores"], preds["scores"], atol=1e-6)
+
+
+def test_torch_export_takes_the_text_embeddings_as_an_input() -> None:
+    torch.manual_seed(0)
+    model = yamlnet.build(WORLD, scale="n").eval()
+    x, text = torch.randn(1, 3, 64, 64), torch.randn(1, 80, 512)
+    exported = torch.export.export(model, (x, text))
+    assert len([s for s in exported.graph_signature.input_specs if s.kind.name == "USER_INPUT"]) == 2
+    other = torch.randn(1, 80, 512)
+    with torch.no_grad():
+        assert torch.allclose(exported.module()(x, other)[0], model(x, other)[0], atol=1e-4)
