@@ -10,7 +10,6 @@ reloads, in a fresh process with yamlnet installed, as this class.
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +21,6 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from .fuse import fuse_modules
-
-LOG = logging.getLogger("yamlnet")
 
 PICKLE_FORMAT = "yamlnet-model/1"
 _OWN_PACKAGES = ("torch", "blocks", "yamlnet")  # classes the loading process finds without the pickle naming them
@@ -211,7 +208,7 @@ class YamlnetModel(fx.GraphModule):
     def info(
         self, verbose: bool = False, img_size: int | tuple[int, int] = 640, imgsz: int | tuple[int, int] | None = None
     ) -> tuple[int, int, int, float | None]:
-        """Log and return (modules, parameters, gradients, GFLOPs at img_size); FLOPs are counted by
+        """Print and return (modules, parameters, gradients, GFLOPs at img_size); FLOPs are counted by
         torch.utils.flop_counter on the meta device (no computation), None when a block cannot run there."""
         size = imgsz if imgsz is not None else img_size
         hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
@@ -221,10 +218,10 @@ class YamlnetModel(fx.GraphModule):
         gflops = self.flops(hw)
         if verbose:
             for name, p in self.named_parameters():
-                LOG.info(f"{name:60s} {str(p.requires_grad):6s} {p.numel():>10,} {list(p.shape)}")
+                print(f"{name:60s} {str(p.requires_grad):6s} {p.numel():>10,} {list(p.shape)}")
         name = Path(getattr(self, "yaml_file", "") or "model").stem
         fl = f", {gflops:.1f} GFLOPs at {hw[0]}x{hw[1]}" if gflops is not None else ""
-        LOG.info(f"{name} summary: {n_modules} modules, {n_params:,} parameters, {n_grads:,} gradients{fl}")
+        print(f"{name} summary: {n_modules} modules, {n_params:,} parameters, {n_grads:,} gradients{fl}")
         return n_modules, n_params, n_grads, gflops
 
     def flops(self, hw: tuple[int, int] = (640, 640), batch: int = 1) -> float | None:
