@@ -95,7 +95,11 @@ def _strip(sd: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor
 def load_into(module: nn.Module, path: str | os.PathLike[str], target: str = "model") -> LoadReport:
     """Load every tensor whose name and shape match; report the rest."""
     own = module.state_dict()
-    sd = _strip(read_state_dict(path), set(own))
+    sd = read_state_dict(path)
+    adapt = getattr(module, "adapt_state_dict", None)
+    if callable(adapt):  # a block whose checkpoints use another layout (TorchVision: torchvision's own key names)
+        sd = adapt(sd)
+    sd = _strip(sd, set(own))
     report = LoadReport(str(path), target)
     take: dict[str, torch.Tensor] = {}
     for k, v in sd.items():
