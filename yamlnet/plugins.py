@@ -112,15 +112,17 @@ def yolov5_block(
         else:
             stride_rule = None if stride in (None, 1) else stride_fixed(int(stride))
         text = doc if doc is not None else (inspect.getdoc(target) or "").strip()
+        impl = f"{target.__module__}:{target.__qualname__}"
+        old = registry.lookup(decl_name, dialect=None)
         registry.declare(
             decl_name,
-            f"{target.__module__}:{target.__qualname__}",
+            impl,
             args=tuple(args),
             out_channels=out_arg(c2.name),
             stride=stride_rule,
             repeat=mode,
             doc=text,
-            replace=replace,
+            replace=replace or (old is not None and old.impl == impl),  # the same class declared again (its module re-run)
         )
         return target
 
