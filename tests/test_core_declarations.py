@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+import yamlnet
 from yamlnet import registry
 
 DECLS = {f"{d.dialect}:{d.name}" if d.dialect else d.name: d for d in registry.declarations()}
@@ -132,3 +133,35 @@ def test_declarations_are_validated_when_created(kw: dict[str, Any], msg: str) -
 def test_tap_declarations_are_validated_when_created(channels: int, stride: int) -> None:
     with pytest.raises(ValueError, match="tap P3"):
         registry.TapDecl("P3", channels, stride)
+
+
+def _shape_cases() -> list[tuple[str, str | None]]:
+    from conftest import REFERENCE_DIR, SPECS, ULTRALYTICS
+
+    cases: list[tuple[str, str | None]] = [(str(p), None) for p in sorted(SPECS.glob("*.yaml"))]
+    cases += [(str(p), None) for p in sorted(REFERENCE_DIR.rglob("*.yaml"))]
+    for name, scales in sorted((ULTRALYTICS or {}).get("models", {}).items()):
+        scale = next(iter(scales))
+        cases.append((str(REFERENCE_DIR.parent / "ultralytics" / name), None if scale == "-" else scale))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "scale"), _shape_cases(), ids=lambda v: str(v).split("reference/")[-1].split("main/")[-1])
+def test_declared_shapes_equal_running_every_block(path: str, scale: str | None) -> None:
+    """Issue 8: validation takes output shapes from declarations marked `static_shapes`; here every row of every
+    bundled and reference spec gets the same shape from the declarations as from running all blocks on meta."""
+    from yamlnet.graph.sizes import size_step
+
+    over = {"scale": scale} if scale else {}
+    report = yamlnet.analyze(path, **over)
+    if not report.ok or report.ir is None:
+        pytest.skip("the spec does not analyse cleanly here (its own test reports why)")
+    step = size_step(report.ir)
+    sizes = [str(step * 10), f"{step * 10}x{step * 8}"]
+    fast = yamlnet.validate(path, imgsz=sizes, **over)
+    deep = yamlnet.validate(path, imgsz=sizes, deep=True, **over)
+    assert fast.ok and deep.ok, (fast.render(), deep.render())
+    for size in fast.shapes:
+        declared = {p: s for p, s in fast.shapes[size].items() if s is not None}
+        ran = {p: deep.shapes[size][p] for p in declared}
+        assert declared == ran, size

@@ -26,7 +26,7 @@ class Hostile:
     text: str = ""
     data: bytes | None = None
     kind: str = "file"  # "file", "dir", "missing", "fifo"
-    static: bool = True  # False: the error comes from the shape pass (parameter count)
+    static: bool = True  # False: the error comes from the deep shape pass (parameter count: build and --deep)
 
     def make(self, folder: Path) -> Path:
         path = folder / f"{self.name}.yaml"
@@ -125,7 +125,7 @@ def _errors(diags: list[yamlnet.Diagnostic]) -> set[str]:
 @pytest.mark.parametrize("case", [c for c in CASES if not (c.kind == "fifo" and not hasattr(os, "mkfifo"))], ids=IDS)
 def test_validate_and_build_refuse(case: Hostile, tmp_path: Path) -> None:
     path = case.make(tmp_path)
-    report = yamlnet.validate(path, static=case.static)
+    report = yamlnet.validate(path, static=case.static, deep=not case.static)
     assert not report.ok and _errors(report.diagnostics) & set(case.codes), [(d.code, d.message) for d in report.diagnostics]
     with pytest.raises(yamlnet.SpecError) as e:
         yamlnet.build(path)
@@ -160,7 +160,7 @@ def test_validate_and_build_refuse(case: Hostile, tmp_path: Path) -> None:
 )
 def test_cli_in_process(case: Hostile, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = case.make(tmp_path)
-    args = [command, str(path)] + (["--static"] if command == "validate" and case.static else [])
+    args = [command, str(path)] + ((["--static"] if case.static else ["--deep"]) if command == "validate" else [])
     if case.kind == "dir" and command == "validate":  # `validate` takes folders of specs: an empty one is a usage error
         assert cli_main(args) == 2 and "no spec files found" in capsys.readouterr().err
         return

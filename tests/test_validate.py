@@ -102,7 +102,13 @@ def test_mobilevit_seed_passes_at_640_and_640x384_with_the_shape_pass() -> None:
     report = yamlnet.validate(MOBILEVIT, imgsz=[640, "640x384"])
     assert report.ok and not report.diagnostics, report.render()
     assert report.shapes["640x384"][9] == (1, 48, 20, 12)  # 96 x width 0.5 channels at stride 32
-    assert report.shapes["640x640"][24][0] == (1, 3 * (80 * 80 + 40 * 40 + 20 * 20), 6)
+    assert report.shapes["640x640"][24] is None  # a head's output is not a feature map: only the deep pass runs it
+    deep = yamlnet.validate(MOBILEVIT, imgsz=[640, "640x384"], deep=True)
+    assert deep.ok and not deep.diagnostics, deep.render()
+    assert deep.shapes["640x384"][9] == (1, 48, 20, 12)
+    assert deep.shapes["640x640"][24][0] == (1, 3 * (80 * 80 + 40 * 40 + 20 * 20), 6)
+    for size, rows in report.shapes.items():  # the declarations give what running every block gives
+        assert {p: s for p, s in rows.items() if s is not None} == {p: s for p, s in deep.shapes[size].items() if p in rows and rows[p] is not None}
 
 
 def test_join_sizes_that_drift_apart_at_odd_input_sizes() -> None:
@@ -191,7 +197,8 @@ def test_repeats_and_parameters_have_limits_a_flag_can_raise() -> None:
     big = Limits(repeats=5000)
     assert yamlnet.validate(spec, static=True, limits=big).ok
     small = Limits(params=1_000_000)
-    report = yamlnet.validate(SPECS / "yolov5s.yaml", limits=small)
+    assert yamlnet.validate(SPECS / "yolov5s.yaml", limits=small).ok  # nothing is built: counted by build and --deep
+    report = yamlnet.validate(SPECS / "yolov5s.yaml", limits=small, deep=True)
     [d] = report.errors
     assert d.code == "YN507" and "7,235,389 parameters" in d.message
     with pytest.raises(yamlnet.SpecError) as e:

@@ -136,10 +136,13 @@ def validate(
     imgsz: int | str | Sequence[Any] = 640,
     static: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    deep: bool = False,
     **overrides: Any,
 ) -> Report:
-    """All problems of a spec: static rules, size rules at each `imgsz`, then (unless `static`) the shape pass,
-    which instantiates every block on the meta device (no weight memory) and propagates meta tensors.
+    """All problems of a spec: static rules, size rules at each `imgsz`, then (unless `static`) the shape facts:
+    output shapes from the declarations that tests check against their implementations, and a meta-device run
+    of the blocks without such a declaration (user blocks, timm backbones). `deep=True` instantiates every
+    block on the meta device (no weight memory) and propagates meta tensors through all of them.
     Keyword overrides (scale=, nc=, anchors=, ch=, dialect=) replace the spec's top-level keys."""
     report = analyze(path_or_spec, limits, **overrides)
     if report.ir is None:
@@ -156,10 +159,10 @@ def validate(
         report.diagnostics += check_sizes(report.ir, hw, limits)
     if static or not report.ok:
         return report
-    from .compile.shapes import shape_pass
+    from .compile.shapes import shape_facts
 
     for hw in hw_list:
-        shapes, diags = shape_pass(report.ir, hw, limits)
+        shapes, diags = shape_facts(report.ir, hw, limits, deep=deep)
         report.shapes[f"{hw[0]}x{hw[1]}"] = shapes
         report.diagnostics += diags
         if diags and errors(diags):

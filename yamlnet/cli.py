@@ -102,6 +102,9 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("paths", nargs="+", help="spec files or directories of specs")
     v.add_argument("--imgsz", type=_imgsz, action="append", help="input size to check (repeatable): 640 or 640x384; default 640")
     v.add_argument("--static", action="store_true", help="rules only; torch is never imported")
+    v.add_argument(
+        "--deep", action="store_true", help="build and run every block on the meta device (also checks the parameter limit), not only undeclared ones"
+    )
     v.add_argument("--strict", action="store_true", help="warnings count as errors")
     v.add_argument(
         "--format",
@@ -263,8 +266,9 @@ def _validate_one(args: tuple[str, list[str], bool, Limits, dict[str, Any]]) -> 
     path, sizes, static, limits, overrides = args
     from .api import validate
 
+    deep = bool(overrides.pop("deep", False))
     try:
-        report = validate(path, imgsz=sizes, static=static, limits=limits, **overrides)
+        report = validate(path, imgsz=sizes, static=static, limits=limits, deep=deep, **overrides)
         return path, list(report.diagnostics), report.source
     except Exception as e:  # an internal error must still be reported, not crash the run
         return path, [_internal(path, e)], None
@@ -291,7 +295,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
         where = ", ".join(a.paths)
         print(f"yamlnet: error: no spec files found in {where} (a spec is a .yaml or .yml file)", file=sys.stderr)
         return EXIT_USAGE
-    jobs = [(f, sizes, a.static, limits, spec_overrides(a)) for f in files]
+    jobs = [(f, sizes, a.static, limits, {**spec_overrides(a), "deep": a.deep}) for f in files]
     if len(files) == 1 or a.jobs == 1:
         results = [_validate_one(j) for j in jobs]
     else:

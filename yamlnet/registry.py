@@ -169,6 +169,21 @@ class BlockDecl:
     source: str = field(default="", compare=False)  # which module declared it
     dialect: str | None = None
     scale_args: ScaleArgs | None = None
+    # True: the output shapes follow from `out_channels`, `stride` and `taps` at every input size that the size
+    # rules admit, so validation takes them from the declaration (no meta-device forward). The project's own
+    # blocks and torch.nn layers are trusted: tests/test_core_declarations.py checks each against a meta forward.
+    # User blocks and backbones whose outputs are only known by running them are not.
+    static_shapes: bool | Callable[[Mapping[str, Any]], bool] = False
+
+    def shapes_static(self, args: Mapping[str, Any]) -> bool:
+        """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the
+        bound arguments: a padding that changes the size is only known by running the layer)."""
+        if callable(self.static_shapes):
+            try:
+                return bool(self.static_shapes(args))
+            except Exception:  # an odd argument: let the layer itself tell
+                return False
+        return self.static_shapes
 
     def __post_init__(self) -> None:
         where = f"block {self.name!r}"
@@ -280,6 +295,7 @@ def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
 def declare(name: str, impl: str, **kw: Any) -> BlockDecl:
     """Shorthand used by the `decl` modules: register(BlockDecl(name, impl, ...))."""
     replace = kw.pop("replace", False)
+    kw.setdefault("static_shapes", impl.startswith(("blocks.", "torch.")))
     return register(BlockDecl(name=name, impl=impl, source=kw.pop("source", impl.split(":")[0]), **kw), replace=replace)
 
 

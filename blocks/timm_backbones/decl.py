@@ -168,6 +168,7 @@ declare(
     sizes=_sizes(None),
     prepare=_check(""),
     role="backbone",
+    static_shapes=False,  # 1,371 models: their taps are recorded, their exact sizes are measured on meta
     doc="any timm model with features_only=True (pretrained=False; a local weights file is loaded by the compiler); "
     "taps P{log2 reduction} from the recorded feature_info",
 )
@@ -184,6 +185,7 @@ def _declare_named(name: str) -> None:
         sizes=_sizes(name),
         prepare=_check(name),
         role="backbone",
+        static_shapes=False,
         doc=f"timm {name} (features_only, pretrained=False); the same as [TimmBackbone, [{name}, weights, out_indices]]",
     )
 

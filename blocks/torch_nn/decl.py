@@ -41,6 +41,36 @@ IN_CHANNELS = Arg(
 )
 KERNEL = Arg("kernel_size", "int|list", doc="kernel size")
 
+
+def _axes(v: Any) -> list[int]:
+    return [int(x) for x in v] if isinstance(v, (list, tuple)) else [int(v), int(v)]
+
+
+def _keeps_stride_size(k: Any, s: Any, p: Any, d: Any) -> bool:
+    """torch's size rule floor((H + 2p - d(k-1) - 1) / s) + 1 gives exactly H / s (H a multiple of s) iff
+    0 <= d(k-1) - 2p <= s - 1 on each axis; then the declared stride tells the size."""
+    if p == "same":
+        return True
+    if p == "valid":
+        p = 0
+    return all(0 <= dd * (kk - 1) - 2 * pp <= ss - 1 for kk, ss, pp, dd in zip(_axes(k), _axes(s), _axes(p), _axes(d)))
+
+
+def _conv_exact(args: Mapping[str, Any]) -> bool:
+    return _keeps_stride_size(args["kernel_size"], args["stride"], args["padding"], args["dilation"])
+
+
+def _pool_exact(args: Mapping[str, Any]) -> bool:
+    s = args["stride"] if args["stride"] is not None else args["kernel_size"]
+    return not args["ceil_mode"] and _keeps_stride_size(args["kernel_size"], s, args["padding"], args["dilation"])
+
+
+def _transpose_exact(args: Mapping[str, Any]) -> bool:
+    """(H - 1)s - 2p + d(k-1) + op + 1 equals H * s iff d(k-1) + op + 1 = s + 2p on each axis."""
+    axes = zip(_axes(args["kernel_size"]), _axes(args["stride"]), _axes(args["padding"]), _axes(args["output_padding"]), _axes(args["dilation"]))
+    return all(d * (k - 1) + op + 1 == s + 2 * p for k, s, p, op, d in axes)
+
+
 declare(
     "nn.Upsample",
     "torch.nn:Upsample",
@@ -78,6 +108,7 @@ declare(
     ),
     out_channels=out_arg("out_channels"),
     stride=stride_arg("stride"),
+    static_shapes=_conv_exact,
     doc="Plain 2-D convolution.",
 )
 declare(
@@ -97,6 +128,7 @@ declare(
     ),
     out_channels=out_arg("out_channels"),
     stride=_transpose_stride,
+    static_shapes=_transpose_exact,
     doc="Transposed 2-D convolution; upsamples by stride. Row: [out_channels, kernel_size, stride, padding, ...].",
 )
 declare(
@@ -112,6 +144,7 @@ declare(
     ),
     out_channels=out_same,
     stride=_maxpool_stride,
+    static_shapes=_pool_exact,
     doc="Max pooling; downsamples by stride (kernel_size when stride is None).",
 )
 declare(
@@ -119,6 +152,7 @@ declare(
     "torch.nn:ZeroPad2d",
     args=(Arg("padding", "int|list", default=REQUIRED, doc="int or [left, right, top, bottom]"),),
     out_channels=out_same,
+    static_shapes=lambda args: not any(_axes(args["padding"]) if not isinstance(args["padding"], (list, tuple)) else args["padding"]),
     doc="Zero padding; stride 1, but the spatial size grows by the padding.",
 )
 declare(

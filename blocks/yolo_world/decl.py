@@ -87,6 +87,7 @@ declare(
     inputs="list",
     repeat="none",
     out_channels=_text_channels,
+    static_shapes=False,  # it returns text embeddings (B, K, ct), not a feature map: measured on meta
     doc="Updates the text embeddings by attending to pooled patches of several levels (YOLO-World); returns (B, K, ct).",
 )
 

@@ -14,7 +14,7 @@ Results are compared with the static inference: channels and strides that disagr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -125,13 +125,14 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
 
 
-def meta_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
-    """Every row's module on the meta device; a row whose constructor raises gets a diagnostic (YN405)."""
+def meta_modules(ir: IR, positions: Collection[int] | None = None) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
+    """Every row's module (or those at `positions`) on the meta device; a row whose constructor raises gets a
+    diagnostic (YN405)."""
     modules: dict[int, nn.Module] = {}
     diags: list[Diagnostic] = []
     with activation(activation_factory(ir.spec.activation)), meta_construction():
         for pos, node in ir.nodes.items():
-            if node.decl.name == "Index" or not node.ok:
+            if node.decl.name == "Index" or not node.ok or (positions is not None and pos not in positions):
                 continue
             try:
                 modules[pos] = instantiate_node(node)
@@ -641,6 +642,105 @@ def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS) -> 
     return shapes, diags
 
 
+def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, deep: bool = False) -> tuple[dict[int, Any], list[Diagnostic]]:
+    """Output shapes of every row at input size hw, and diagnostics, trusting the declarations that tests check.
+
+    Rows whose block declares `static_shapes` take (1, C, H, W) from the static inference (channels and strides
+    from the declaration, sizes from `propagate`); only the other rows (user blocks, timm backbones) are built
+    on the meta device and run on meta tensors of their static input shapes, their outputs compared with their
+    declarations (YN306). Heads with static shapes report None (their outputs are not feature maps).
+    `deep=True` runs every block (`shape_pass`), which also checks the parameter limit."""
+    if deep:
+        return shape_pass(ir, hw, limits)
+    from ..graph.sizes import propagate
+
+    sizes = propagate(ir, hw)
+
+    def static(ref: PortRef) -> tuple[int, ...] | None:
+        port = ir.port(ref)
+        hw_ = sizes.get(ref)
+        return None if port.channels is None or hw_ is None else (1, port.channels, hw_[0], hw_[1])
+
+    untrusted = {pos for pos, n in ir.nodes.items() if n.ok and not n.decl.shapes_static(n.bound)}
+    shapes: dict[int, Any] = {}
+    for pos, node in ir.nodes.items():
+        if node.decl.role == "head" and pos not in untrusted:
+            shapes[pos] = None
+        elif node.multi:
+            shapes[pos] = [static(PortRef(pos, t)) for t in node.taps]
+        else:
+            shapes[pos] = static(PortRef(pos))
+    if not untrusted:
+        return shapes, []
+    if "partial_modules" not in ir.cache:
+        modules, diags = meta_modules(ir, untrusted)
+        for m in modules.values():
+            _fast_forwards(m)
+            m.eval()
+        for node in ir.heads():
+            m = modules.get(node.position)
+            if m is not None and hasattr(m, "bind_strides") and all(s is not None for s in node.in_strides):
+                m.bind_strides([float(s) for s in node.in_strides if s is not None])
+        ir.cache["partial_modules"] = (modules, diags)
+    modules, diags = ir.cache["partial_modules"]
+    diags = list(diags)
+    if diags:
+        return shapes, diags
+    label = f"{hw[0]}x{hw[1]}"
+    real: dict[PortRef, Any] = {}
+
+    def value(ref: PortRef) -> Any:
+        if ref in real:
+            return real[ref]
+        if ref.node in untrusted and ref.tap is not None:
+            out, k = real[PortRef(ref.node)], list(ir.nodes[ref.node].taps).index(ref.tap)
+            if not isinstance(out, (list, tuple)) or len(out) <= k:
+                raise _TapError(ir.nodes[ref.node], ref.tap, out)
+            return out[k]
+        shape = static(ref) if ref.node != INPUT else (1, ir.spec.ch, hw[0], hw[1])
+        if shape is None:
+            raise _Unknown
+        return torch.empty(shape, device="meta")
+
+    with torch.no_grad(), _ShapeOps():
+        for pos in sorted(untrusted):
+            node = ir.nodes[pos]
+            try:
+                ins = [value(p) for p in node.inputs]
+                out = modules[pos](ins[0] if node.decl.inputs == "one" else ins)
+            except _Unknown:
+                continue
+            except _TapError as e:
+                src = e.node
+                diags.append(
+                    Diagnostic(
+                        "YN306",
+                        f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns {_describe(e.out)}",
+                        src.row.span,
+                        help="the block's declaration disagrees with its implementation; fix the declaration's taps",
+                    )
+                )
+                return shapes, diags
+            except Exception as e:
+                diags.append(
+                    Diagnostic(
+                        "YN405",
+                        f"at input {label}, {node.label} fails: {_one_line(e)}",
+                        node.row.span,
+                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels",
+                    )
+                )
+                return shapes, diags
+            real[PortRef(pos)] = out
+            shapes[pos] = _shape_of(out)
+            diags += _compare(ir, node, ins, out)
+    return shapes, diags
+
+
+class _Unknown(Exception):
+    """An input's shape is not known statically (after an error): the row is not run."""
+
+
 class _TapError(Exception):
     def __init__(self, node: Node, tap: str | None, out: Any):
         self.node, self.tap, self.out = node, tap, out
@@ -710,4 +810,4 @@ def _shape_of(out: Any) -> Any:
     return None
 
 
-__all__ = ["PortRef", "check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_pass"]
+__all__ = ["PortRef", "check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_facts", "shape_pass"]
