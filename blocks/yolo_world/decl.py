@@ -30,7 +30,7 @@ def _heads_rule(value: Any, sc: Scaling) -> Any:
     """C2fAttn's head count under the scale: int(max(round(min(nh, max_channels // 2 // 32)) * width, 1)) if nh > 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 1:
         return value
-    cap = sc.max_channels // 2 // 32
+    cap = sc.max_channels // 2 // 32 if math.isfinite(sc.max_channels) else value  # no max_channels: no cap
     return int(max(round(min(value, cap)) * sc.width, 1))
 
 
