@@ -149,6 +149,7 @@ GROUP_RULES: dict[str, _Channels] = {
 # Attention whose head count is fixed by the block: (heads, what, channels).
 HEAD_RULES: dict[str, Callable[[int, int, dict[str, Any]], list[tuple[int, str, int]]]] = {
     "C3TR": lambda c1, c2, b: [(4, "the hidden channels (c2 x e) of its transformer", _hidden(c2, b))],
+    "C2fAttn": lambda c1, c2, b: [(int(b["nh"]), "the hidden channels (c2 x e) of its text attention", _hidden(c2, b))],
 }
 GROUP_ARGS = ("g", "groups")
 HEAD_ARGS = ("num_heads", "heads")
