@@ -277,3 +277,12 @@ def test_torch_export_takes_the_text_embeddings_as_an_input() -> None:
     other = torch.randn(1, 80, 512)
     with torch.no_grad():
         assert torch.allclose(exported.module()(x, other)[0], model(x, other)[0], atol=1e-4)
+
+
+def test_validate_reports_heads_that_do_not_split_the_hidden_channels() -> None:
+    spec = WORLD.replace("[2, 3, C2fAttn, [256, 128, 4]]", "[2, 3, C2fAttn, [256, 128, 6]]")  # 32 channels at n, 1 head
+    assert yamlnet.validate(spec, scale="n").ok
+    report = yamlnet.validate(spec, scale="x")  # 160 hidden channels, int(round(6) * 1.25) = 7 heads
+    [d] = report.errors
+    assert d.code == "YN303" and "7 attention heads do not divide the hidden channels (c2 x e)" in d.message and "(160)" in d.message
+    assert d.span is not None and (d.span.line, d.span.column) == (13, 21)  # the row's arguments
