@@ -121,17 +121,31 @@ def _compare(got: Sequence[Any], want: Sequence[torch.Tensor], shape: tuple[int,
     return Check(shape, [tuple(torch.as_tensor(g).shape) for g in got], max_abs, max_rel, ok)
 
 
-def _inputs(model: YamlnetModel, batch: int, hw: tuple[int, int], dynamic: bool) -> list[torch.Tensor]:
-    """The example input, and for a dynamic export a second one of another batch and size."""
+def _inputs(model: YamlnetModel, batch: int, hw: tuple[int, int], dynamic: bool) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+    """The example input and the eager outputs for it; for a dynamic export also a second input of another
+    batch and size (the first of a few candidates the model accepts: some blocks need multiples of 2 * stride)."""
     import torch
 
     ch = int(getattr(model, "yaml", {}).get("ch", 3) or 3)
     g = torch.Generator().manual_seed(0)
-    xs = [torch.rand(batch, ch, *hw, generator=g)]
+    x = torch.rand(batch, ch, *hw, generator=g)
+    try:
+        xs, want = [x], [_flat(model(x))]
+    except Exception as e:
+        raise ExportError(
+            f"the model does not run at {hw[0]}x{hw[1]}: {type(e).__name__}: {_first_line(e)} (yamlnet validate SPEC --imgsz checks sizes)"
+        ) from None
     if dynamic:
         gs = max(int(model.stride.max()) if model.stride.numel() else 32, 32)
-        xs.append(torch.rand(batch + 1, ch, hw[0] + gs, hw[1] + 2 * gs, generator=g))
-    return xs
+        for dh, dw in ((gs, 2 * gs), (2 * gs, 4 * gs), (hw[0], hw[1])):
+            xi = torch.rand(batch + 1, ch, hw[0] + dh, hw[1] + dw, generator=g)
+            try:
+                want.append(_flat(model(xi)))
+            except Exception:
+                continue
+            xs.append(xi)
+            break
+    return xs, want
 
 
 def export_model(
@@ -167,40 +181,55 @@ def export_model(
             import onnxruntime  # noqa: F401
         except ImportError as e:
             raise ExportError(f"ONNX export needs {e.name}: {INSTALL_HINT}") from None
-    xs = _inputs(model, batch, hw, dynamic)
     t0 = time.perf_counter()
     with export_mode(model), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation notes of the exporters are not the user's business
-        want = [_flat(model(x)) for x in xs]
+        xs, want = _inputs(model, batch, hw, dynamic)
         n_out = len(want[0])
         out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "onnx":
-            _to_onnx(model, xs[0], out, n_out, dynamic, opset, dynamo)
-            run = _onnx_runner(out)
-        elif fmt == "torchscript":
-            ts = torch.jit.trace(model, xs[0], strict=False, check_trace=False)
-            extra = {"config.txt": json.dumps({"shape": list(xs[0].shape), "stride": _max_stride(model), "names": _names(model)})}
-            torch.jit.save(ts, str(out), _extra_files=extra)
-            loaded = torch.jit.load(str(out))
-
-            def run(x: torch.Tensor) -> list[Any]:
-                return _flat(loaded(x))
-
-        else:
-            ep = torch.export.export(model, (_export_example(xs[0], dynamic),), dynamic_shapes=_dynamic_shapes(model) if dynamic else None)
-            torch.export.save(ep, str(out))
-            program = torch.export.load(str(out)).module()
-
-            def run(x: torch.Tensor) -> list[Any]:
-                return _flat(program(x))
-
+        try:
+            run = _write(model, fmt, out, xs[0], n_out, dynamic, opset, dynamo)
+        except ExportError:
+            raise
+        except Exception as e:  # the exporter refused the model: say which and why, not a traceback
+            raise ExportError(f"{fmt} export of {out.name} failed: {type(e).__name__}: {_first_line(e)}", 1) from None
         result = ExportResult(out, fmt, n_out, seconds=time.perf_counter() - t0)
         if check:
             for x, w in zip(xs, want):
-                result.checks.append(_compare(run(x), w, tuple(x.shape), rtol, atol))
+                try:
+                    got = run(x)
+                except Exception as e:
+                    size = "x".join(map(str, x.shape))
+                    hint = " (a block fixes this size when traced: export without --dynamic)" if x is not xs[0] else ""
+                    raise ExportError(f"wrote {out}, but it fails at {size}: {type(e).__name__}: {_first_line(e)}{hint}", 1) from None
+                result.checks.append(_compare(got, w, tuple(x.shape), rtol, atol))
     if check and not result.ok:
         raise ExportError(result.summary() + f"\nthe exported file does not reproduce the eager model within rtol={rtol}, atol={atol}", 1)
     return result
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0][:400] if lines else ""
+
+
+def _write(model: YamlnetModel, fmt: str, out: Path, x: torch.Tensor, n_out: int, dynamic: bool, opset: int | None, dynamo: bool) -> Any:
+    """Write the file; return a function that runs the written file (loaded back) on an input."""
+    import torch
+
+    if fmt == "onnx":
+        _to_onnx(model, x, out, n_out, dynamic, opset, dynamo)
+        return _onnx_runner(out)
+    if fmt == "torchscript":
+        ts = torch.jit.trace(model, x, strict=False, check_trace=False)
+        extra = {"config.txt": json.dumps({"shape": list(x.shape), "stride": _max_stride(model), "names": _names(model)})}
+        torch.jit.save(ts, str(out), _extra_files=extra)
+        loaded = torch.jit.load(str(out))
+        return lambda xi: _flat(loaded(xi))
+    ep = torch.export.export(model, (_export_example(x, dynamic),), dynamic_shapes=_dynamic_shapes(model) if dynamic else None)
+    torch.export.save(ep, str(out))
+    program = torch.export.load(str(out)).module()
+    return lambda xi: _flat(program(xi))
 
 
 def _max_stride(model: YamlnetModel) -> int:
