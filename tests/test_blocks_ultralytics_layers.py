@@ -21,7 +21,6 @@ from torch import nn
 
 import yamlnet
 from blocks.ultralytics import attention, layers
-from blocks.ultralytics.decl import ATTENTION_RULES, SAME_CHANNELS
 from blocks.yolov5 import common
 from yamlnet import registry
 from yamlnet.registry import Scaling
@@ -195,6 +194,8 @@ def test_area_attention_block_initialisation() -> None:
 def test_invalid_channel_counts_are_refused() -> None:
     with pytest.raises(ValueError, match="multiple of 32"):
         layers.A2C2f(96, 96, 1, True, 4)  # hidden 48
+    with pytest.raises(ValueError, match="multiple of 32"):
+        layers.A2C2f(64, 96, 1, False)  # the package refuses it without attention too
     with pytest.raises(ValueError, match="equal input and output"):
         layers.C2PSA(64, 128)
     with pytest.raises(ValueError, match="do not divide"):
@@ -304,15 +305,44 @@ def test_area_attention_size_rule() -> None:
     assert rule.multiple({"a2": False, "area": 4}) == 1
 
 
-def test_attention_channel_rules() -> None:
-    assert ATTENTION_RULES["C2PSA"](512, 512, {"e": 0.5})[0][0::2] == (4, 256)
-    h, _, c = ATTENTION_RULES["PSA"](400, 400, {"e": 0.5})[0]
-    assert (h, c, c % h) == (3, 200, 2)  # the package builds this PSA but its forward fails
-    assert ATTENTION_RULES["C3k2"](64, 64, {"e": 0.5, "attn": False}) == []
-    assert ATTENTION_RULES["C3k2"](256, 256, {"e": 0.5, "attn": True})[0][0::2] == (2, 128)
-    assert ATTENTION_RULES["A2C2f"](96, 96, {"e": 0.5, "a2": True})[0][0::2] == (32, 48)
-    assert ATTENTION_RULES["A2C2f"](96, 96, {"e": 0.5, "a2": False}) == []
-    assert set(SAME_CHANNELS) == {"C2PSA", "C2fPSA", "PSA"}
+HEADER = "nc: 80\ndialect: ultralytics\nbackbone:\n  - [-1, 1, Conv, [64, 3, 2]]\n"
+CHANNEL_CASES = [
+    # row, code, line:column of c2, message part; the package refuses each of these (assertion or forward error)
+    ("  - [-1, 1, C2PSA, [400]]", "YN301", (5, 21), "c2 (400 after scaling) must equal the 64 channels"),
+    ("  - [-1, 1, Conv, [400, 1, 1]]\n  - [-1, 1, C2PSA, [400]]", "YN303", (6, 21), "3 attention heads (one per 64 channels) do not divide its 200"),
+    ("  - [-1, 1, Conv, [400, 1, 1]]\n  - [-1, 1, PSA, [400]]", "YN303", (6, 19), "do not divide its 200"),
+    ("  - [-1, 1, C3k2, [400, False, 0.5, True]]", "YN303", (5, 20), "3 attention heads"),
+    ("  - [-1, 1, A2C2f, [96, True, 4]]", "YN303", (5, 21), "c2 x e (48) to be a multiple of 32"),
+    ("  - [-1, 1, A2C2f, [96, False]]", "YN303", (5, 21), "c2 x e (48) to be a multiple of 32"),
+]
+
+
+@pytest.mark.parametrize(("rows", "code", "where", "message"), CHANNEL_CASES)
+def test_attention_channel_rules(tmp_path: Path, rows: str, code: str, where: tuple[int, int], message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + rows + "\nhead: []\n")
+    report = yamlnet.analyze(path)
+    found = [d for d in report.diagnostics if d.code == code]
+    assert len(found) == 1, report.render()
+    assert (found[0].span.line, found[0].span.column) == where
+    assert message in found[0].message
+
+
+def test_attention_channels_that_work_validate(tmp_path: Path) -> None:
+    """No false alarms: valid attention widths, A2C2f with C3k inside (parameters measured with parse_model)."""
+    path = tmp_path / "good.yaml"
+    rows = (
+        "  - [-1, 1, A2C2f, [64, False, 4]]\n"
+        "  - [-1, 1, C3k2, [384, False, 0.5, True]]\n"
+        "  - [-1, 1, PSA, [384]]\n"
+        "  - [-1, 1, A2C2f, [128, True, 4]]\n"
+    )
+    path.write_text(HEADER + rows + "head: []\n")
+    report = yamlnet.analyze(path)
+    assert report.ok, report.render()
+    model = yamlnet.build(path, device="meta")
+    assert sum(p.numel() for p in model.parameters()) == 1535936
+    assert list(model(torch.empty(1, 3, 64, 64, device="meta")).shape) == [1, 128, 32, 32]
 
 
 # --- whole specs of these blocks (no head), per-row parameters measured with the package's parse_model ---------

@@ -11,12 +11,14 @@
   Bottleneck, BottleneckCSP and SPPF differ (two 3x3 convs; SPPF takes a pool count and a shortcut, and a
   row that states the pool count gets a first conv without activation) and are declared here.
 
-`ATTENTION_RULES` states which channel counts the attention layers split into heads (for static checks).
+The channel rules of the attention layers (PSA heads: one per 64 of c x e channels, which they must divide;
+A2C2f: c2 x e a multiple of 32, with or without attention; C2PSA/C2fPSA/PSA keep their channels) are checked statically in
+yamlnet/graph/checks.py (YN303, YN301); the area-attention size rule is declared here (YN404).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -32,49 +34,6 @@ G = Arg("g", "int", default=1, doc="groups of the inner convs")
 E = Arg("e", "float", default=0.5, doc="hidden channels as a fraction of c2")
 SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
 NO_SHORTCUT = Arg("shortcut", "bool", default=False, doc="residual connection in the inner blocks")
-
-
-def _hidden(c: int, b: Mapping[str, Any]) -> int:
-    return int(c * float(b.get("e", 0.5)))
-
-
-def attention_heads(dim: int) -> int:
-    """Heads of PSA-style attention over `dim` channels (one per 64, at least one), as Ultralytics sets them."""
-    return max(dim // 64, 1)
-
-
-# --- channel rules of the attention layers ---------------------------------------------------------------
-# (c_in, c_out, bound args) -> [(divisor, what, channels)]: `divisor` must divide `channels`.
-AttentionRule = Callable[[int, int, Mapping[str, Any]], list[tuple[int, str, int]]]
-
-
-def _psa_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
-    c = _hidden(c1, b)
-    return [(attention_heads(c), f"the attention channels (c1 x e = {c}; one head per 64 channels)", c)]
-
-
-def _c3k2_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
-    if not b.get("attn"):
-        return []
-    c = _hidden(c2, b)
-    return [(attention_heads(c), f"the attention channels (c2 x e = {c}; one head per 64 channels)", c)]
-
-
-def _a2c2f_rule(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
-    if not b.get("a2", True):
-        return []
-    return [(32, "the hidden channels (c2 x e) of its area attention (32 channels per head)", _hidden(c2, b))]
-
-
-ATTENTION_RULES: dict[str, AttentionRule] = {
-    "C2PSA": _psa_rule,
-    "C2fPSA": _psa_rule,
-    "PSA": _psa_rule,
-    "C3k2": _c3k2_rule,
-    "A2C2f": _a2c2f_rule,
-}
-# Layers whose output is their input's channel count: Ultralytics requires c2 == c1 (after scaling).
-SAME_CHANNELS = ("C2PSA", "C2fPSA", "PSA")
 
 
 # --- scale-dependent arguments ------------------------------------------------------------------------------

@@ -321,7 +321,7 @@ class A2C2f(nn.Module):
     ) -> None:
         super().__init__()
         hidden = int(c2 * e)
-        if a2 and hidden % 32:
+        if hidden % 32:  # the package refuses this with or without attention
             raise ValueError(f"A2C2f's hidden channels (c2 x e = {hidden}) must be a multiple of 32 (32 channels per attention head)")
         self.cv1 = Conv(c1, hidden, 1, 1)
         self.cv2 = Conv((1 + n) * hidden, c2, 1)

@@ -36,6 +36,8 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
             node.ok = False
     if node.ok:
         _check_groups(node, diags)
+    if node.ok and decl.dialect == "ultralytics":
+        _check_ultralytics_attention(node, diags)
     if decl.inputs == "join":
         _check_join(ir, node, diags)
     if decl.role == "head" and decl.inputs == "list":
@@ -237,6 +239,73 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
             return
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Ultralytics attention blocks (YN303) and blocks that keep their channels (YN301), as the package builds them:
+# PSA attention (C2PSA, C2fPSA, PSA, C3k2 with attn) has one head per 64 of its c x e channels, at least one,
+# and the heads must divide them; area attention (A2C2f) needs c2 x e a multiple of 32 (32 channels per
+# head; required even without attention); C2PSA, C2fPSA and PSA require c2 == c1.
+
+ULTRALYTICS_SAME_CHANNELS = ("C2PSA", "C2fPSA", "PSA")
+
+
+def _ultralytics_attention_split(name: str, c1: int, c2: int, b: dict[str, Any]) -> tuple[int, int, str] | None:
+    """(divisor, channels it must divide, what) of an Ultralytics attention block, None for other blocks."""
+    if name in ULTRALYTICS_SAME_CHANNELS or (name == "C3k2" and b.get("attn")):
+        c = _hidden(c1 if name in ULTRALYTICS_SAME_CHANNELS else c2, b)
+        return max(c // 64, 1), c, "heads"
+    if name == "A2C2f":  # the package requires it with or without attention (a2)
+        return 32, _hidden(c2, b), "width"
+    return None
+
+
+def _check_ultralytics_attention(node: Node, diags: list[Diagnostic]) -> None:
+    from .bind import arg_span
+
+    decl, b = node.decl, node.bound
+    c1 = node.c_in[0] if node.c_in and isinstance(node.c_in[0], int) else None
+    c2 = node.out.channels
+    if c1 is None or c2 is None:
+        return
+    span = arg_span(node.row, decl, "c2")
+    if decl.name in ULTRALYTICS_SAME_CHANNELS and c1 != c2:
+        diags.append(
+            Diagnostic(
+                "YN301",
+                f"{node.label} keeps its channels: c2 ({c2} after scaling) must equal the {c1} channels that arrive",
+                span,
+                label=f"{c1} channels arrive here",
+                help=f"write a c2 that scales to {c1}, or make the row before it give {c2} channels",
+            )
+        )
+        node.ok = False
+        return
+    try:
+        split = _ultralytics_attention_split(decl.name, c1, c2, b)
+    except (TypeError, ValueError):
+        return
+    if split is None:
+        return
+    d, c, kind = split
+    if c % d == 0:
+        return
+
+    def works(v: int) -> bool:
+        s = _ultralytics_attention_split(decl.name, v, v, b)
+        return s is None or s[1] % s[0] == 0
+
+    lo = next((v for v in range(c2 - 8, 7, -8) if works(v)), None)
+    hi = next((v for v in range(c2 + 8, 64 * c2 + 8, 8) if works(v)), None)
+    picks = " or ".join(str(v) for v in (lo, hi) if v is not None)
+    if kind == "heads":
+        msg = f"{node.label}: {d} attention heads (one per 64 channels) do not divide its {c} attention channels (c x e)"
+        label = f"{c} channels cannot be split into {d} heads"
+    else:
+        msg = f"{node.label}: area attention needs c2 x e ({c}) to be a multiple of 32 (32 channels per head)"
+        label = f"{c} is not a multiple of 32"
+    diags.append(Diagnostic("YN303", msg, span, label=label, help=f"choose c2 (now {c2} after scaling) so that it works, e.g. {picks}"))
+    node.ok = False
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0] if n > 0 else [1]
 
@@ -389,10 +458,18 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
             break
 
 
+# Text-guided models: an ImagePoolingAttn row returns new text embeddings, which later C2fAttn rows take through
+# the model's text input (compile/codegen.py), not through `from`.
+TEXT_UPDATERS = ("ImagePoolingAttn",)
+TEXT_READERS = ("C2fAttn",)
+
+
 def check_graph(ir: IR, diags: list[Diagnostic]) -> None:
     """Rules over the whole graph: rows whose output nothing uses, weights files that are missing."""
     outputs = {o.node for o in ir.outputs}
     used = {p.node for n in ir.nodes.values() for p in n.inputs}  # one pass: rows x consumers is quadratic at the row limit
+    readers = [pos for pos, n in ir.nodes.items() if n.decl.name in TEXT_READERS]
+    used |= {pos for pos, n in ir.nodes.items() if n.decl.name in TEXT_UPDATERS and readers and readers[-1] > pos}
     for pos, node in ir.nodes.items():
         if pos in outputs or not node.ok:
             continue
