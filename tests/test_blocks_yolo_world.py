@@ -286,3 +286,11 @@ def test_validate_reports_heads_that_do_not_split_the_hidden_channels() -> None:
     [d] = report.errors
     assert d.code == "YN303" and "7 attention heads do not divide the hidden channels (c2 x e)" in d.message and "(160)" in d.message
     assert d.span is not None and (d.span.line, d.span.column) == (13, 21)  # the row's arguments
+
+
+def test_image_pooling_attn_output_counts_as_used_when_a_later_c2fattn_reads_the_text() -> None:
+    assert not [d for d in yamlnet.validate(WORLD, scale="n").diagnostics if d.code == "YN206"]
+    alone = WORLD.replace("  - [6, 1, C2fAttn, [512, 256, 8]]  # 9: uses them", "  - [6, 1, Conv, [512, 1, 1]]  # 9")
+    alone = alone.replace("  - [7, 1, C2fAttn, [1024, 512, 16]]  # 10: uses them", "  - [7, 1, Conv, [1024, 1, 1]]  # 10")
+    [d] = [d for d in yamlnet.validate(alone, scale="n").diagnostics if d.code == "YN206"]
+    assert "layer 8 (ImagePoolingAttn)" in d.message
