@@ -29,7 +29,7 @@ class Case:
     expect: tuple[int, int]  # (line, column) of the first diagnostic with this code, 1-based; (0, 0): no position
     severity: str = "error"
     imgsz: tuple[str, ...] = ("640",)
-    static: bool = True  # rules only; False: also the meta-device shape pass
+    static: bool = True  # rules only; False: also the meta-device shape pass over every block (--deep)
     limits: dict[str, int] = field(default_factory=dict)  # Limits overrides (the CLI's --max-* flags)
     via: str = "validate"  # "validate" or "build": which command reports it
     kind: str = "file"  # "file", "bytes" (content written as is), "dir" (a folder), "missing" (no such path)
@@ -53,8 +53,7 @@ class Case:
         }
         args = [self.via, FILE]
         if self.via == "validate":
-            if self.static:
-                args.append("--static")
+            args.append("--static" if self.static else "--deep")
             if self.imgsz != ("640",):
                 for s in self.imgsz:
                     args += ["--imgsz", s]
@@ -84,7 +83,7 @@ def run_case(case: Case, folder: Path) -> tuple[list[yamlnet.Diagnostic], Any]:
         except yamlnet.SpecError as e:
             return e.diagnostics, e.source
         return [], None
-    report = yamlnet.validate(FILE, imgsz=list(case.imgsz), static=case.static, limits=limits)
+    report = yamlnet.validate(FILE, imgsz=list(case.imgsz), static=case.static, deep=not case.static, limits=limits)
     return report.diagnostics, report.source
 
 
@@ -163,6 +162,29 @@ CASES: list[Case] = [
     Case("YN107", "an argument of the wrong type or value", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [sixteen, 3, 2]]\n", (3, 20)),
     Case("YN108", "an argument expression that cannot be read", "nc: 3\nbackbone:\n  - [-1, 1, Conv, ['nc *', 3, 2]]\n", (3, 24)),
     Case("YN109", "an unknown name in an expression", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [width * 16, 3, 2]]\n", (3, 20)),
+    Case(
+        "YN120",
+        "the dialect (YOLOv5 or Ultralytics) cannot be told, or the spec mixes both",
+        "nc: 3\nanchors: 3\nscales:\n  n: [0.33, 0.25, 1024]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (3, 1),
+        severity="warning",
+        note="Evidence, strongest first: a `dialect:` key, `scales:` (Ultralytics), `anchors:` (YOLOv5), a block only one "
+        "dialect has, a row whose arguments fit only one dialect's block. A top-level `dialect: ultralytics` (or --dialect) settles it.",
+    ),
+    Case(
+        "YN121",
+        "a scale that the spec does not have (or any scale for a spec without `scales:`)",
+        "nc: 3\nscale: q\nscales:\n  n: [0.33, 0.25, 1024]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (2, 8),
+    ),
+    Case(
+        "YN122",
+        "no scale given: the first of `scales:` is used",
+        "nc: 3\nscales:\n  n: [0.33, 0.25, 1024]\n  s: [0.33, 0.50, 1024]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n",
+        (2, 1),
+        severity="warning",
+        note="As Ultralytics does. The scale comes from `scale=`/--scale, a `scale:` key, or the file name (yolo11n.yaml -> n).",
+    ),
     Case("YN111", "unknown or unreadable activation", "nc: 3\nactivation: nn.Swish()\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (2, 13)),
     Case("YN112", "the spec has no backbone", "nc: 3\nhead:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (1, 1)),
     Case(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import registry
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, Edit, Fix, Label, Span
 
 YOLOV5 = "yolov5"
 ULTRALYTICS = "ultralytics"
@@ -93,8 +93,10 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) ->
                 f"the spec mixes dialects: {u.why} (Ultralytics) but {v.why} (YOLOv5); reading it as Ultralytics",
                 u.span,
                 severity="warning",
-                notes=(f"{v.why}: line {v.span.line}",),
+                label="Ultralytics",
+                labels=(Label(v.span, "YOLOv5"),),
                 help="state the dialect with a top-level `dialect: ultralytics` or `dialect: yolov5`",
+                fixes=_dialect_fixes(top, file),
             )
         ]
     if differing:
@@ -107,9 +109,22 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) ->
                 severity="warning",
                 notes=("reading it as YOLOv5",),
                 help="state the dialect with a top-level `dialect: ultralytics` or `dialect: yolov5` (or pass --dialect)",
+                fixes=_dialect_fixes(top, file),
             )
         ]
     return YOLOV5, []
+
+
+def _first_key_span(top: dict[str, Any], file: str) -> Span:
+    """Where a new top-level key goes: before the first one (an insertion at column 1)."""
+    lines = [(v.key_span or v.span).line for v in top.values() if (v.key_span or v.span).line > 0]
+    line = min(lines) if lines else 1
+    return Span(file, line, 1, line, 1)
+
+
+def _dialect_fixes(top: dict[str, Any], file: str) -> tuple[Fix, ...]:
+    at = _first_key_span(top, file)
+    return tuple(Fix(f"state `dialect: {d}`", (Edit(at, f"dialect: {d}\n"),), "unsafe") for d in (ULTRALYTICS, YOLOV5))
 
 
 def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool) -> bool:
@@ -165,6 +180,14 @@ def choose_scale(
             scales_span,
             severity="warning",
             help=f"pass --scale (scale= in Python) or name the file with the letter, e.g. {_example_name(file, first)}",
+            fixes=(
+                tuple(
+                    Fix(f"pin scale `{k}` in the file", (Edit(Span(file, scales_span.line, 1, scales_span.line, 1), f"scale: {k}\n"),), "unsafe")
+                    for k in scales
+                )
+                if scales_span.line > 0 and scales_span.column == 1
+                else ()
+            ),
         )
     ]
 

@@ -19,7 +19,7 @@ class Ref(BaseModel):
     `-1`, `6`, `[-1, 6]`, `backbone.P4`, `0.P4` all parse to Refs.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     index: int | None = None
     row_name: str | None = None
@@ -31,7 +31,7 @@ class Ref(BaseModel):
 class Row(BaseModel):
     """One layer of the spec: `[from, number, module, args]` or a mapping with the same keys and a `name`."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     position: int  # 0-based position over backbone + head
     section: Literal["backbone", "head"]
@@ -52,7 +52,7 @@ class Row(BaseModel):
 class Header(BaseModel):
     """The top-level scalars of a spec, validated for type and range."""
 
-    model_config = ConfigDict(extra="allow", strict=False)
+    model_config = ConfigDict(extra="allow", strict=False, defer_build=True)
 
     nc: int | None = Field(default=None, ge=1, le=1_000_000)
     depth_multiple: float = Field(default=1.0, gt=0, le=100)
@@ -129,7 +129,7 @@ class Header(BaseModel):
 class Spec(BaseModel):
     """A parsed spec. `names` are the values an argument expression may use (nc, anchors, other top-level keys)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     path: str
     nc: int | None = None

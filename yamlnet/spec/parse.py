@@ -215,7 +215,7 @@ def parse_tree(
             position += 1
     diags += _unknown_keys(top, _words_in_rows(top), overrides or {})
     diags += _index_comments(src, items, sections["backbone"] + sections["head"], dialect)
-    spec = Spec(
+    spec = Spec.model_construct(  # every value was checked above: no second validation
         path=file,
         nc=header.nc,
         depth_multiple=depth,
@@ -515,7 +515,7 @@ def _parse_row(
         arg_spans.append(a.span)
     if not ok or refs is None:
         return None
-    return Row(
+    return Row.model_construct(  # every value was checked above
         position=position,
         section=section,
         name=name,
@@ -590,7 +590,7 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
     for it in items:
         v = it.value
         if isinstance(v, int) and not isinstance(v, bool):
-            refs.append(Ref(index=v, text=str(v), span=it.span))
+            refs.append(Ref.model_construct(index=v, text=str(v), span=it.span))
             continue
         if isinstance(v, str):
             m = _REF.match(v)
@@ -598,14 +598,14 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
                 row, tap = m.group("row"), m.group("tap")
                 if row is None:
                     if re.match(r"^-?\d+$", tap):
-                        refs.append(Ref(index=int(tap), text=v, span=it.span))
+                        refs.append(Ref.model_construct(index=int(tap), text=v, span=it.span))
                     else:
-                        refs.append(Ref(row_name=tap, text=v, span=it.span))
+                        refs.append(Ref.model_construct(row_name=tap, text=v, span=it.span))
                     continue
                 if re.match(r"^-?\d+$", row):
-                    refs.append(Ref(index=int(row), tap=tap, text=v, span=it.span))
+                    refs.append(Ref.model_construct(index=int(row), tap=tap, text=v, span=it.span))
                 else:
-                    refs.append(Ref(row_name=row, tap=tap, text=v, span=it.span))
+                    refs.append(Ref.model_construct(row_name=row, tap=tap, text=v, span=it.span))
                 continue
             code = "YN501" if ("(" in v or "__" in v) else "YN207"
             diags.append(
