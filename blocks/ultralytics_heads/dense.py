@@ -30,6 +30,7 @@ class Classify(nn.Module):
         super().__init__()
         hidden = 1280
         self.export = False
+        self.inplace = True  # the model protocol reads it; these heads compute out of place
         self.model_strides = [1.0]  # what the compiler reports as the model's stride (the package's classifier: 1)
         self.model_batchnorm = (1e-5, 0.1)  # the package's classification models keep PyTorch's BatchNorm eps/momentum
         self.conv = Conv(c1, hidden, k, s, p, g)
@@ -56,6 +57,7 @@ class Depth(nn.Module):
     def __init__(self, c_mid: int = 256, ch: Sequence[int] = ()) -> None:
         super().__init__()
         self.export = False
+        self.inplace = True  # the model protocol reads it; these heads compute out of place
         self.model_strides = [32.0]  # the model's stride as the package reports it for a depth model
         self.nl = len(ch)
         self.proj = nn.ModuleList(Conv(c, c_mid, k=1) for c in ch)
@@ -102,6 +104,7 @@ class SemanticSegment(nn.Module):
         self.nc = nc
         self.nl = len(ch)
         self.export = False
+        self.inplace = True  # the model protocol reads it; these heads compute out of place
         self.model_strides = "deepest"  # the model's stride: the deepest any layer reaches (read by the compiler)
         self.register_buffer("stride", torch.zeros(self.nl), persistent=False)
         c_mid = ch[0]

@@ -64,6 +64,7 @@ class Detect(nn.Module):
         self.no = nc + 4 * reg_max  # values per anchor point from the box and class branches
         self.legacy = legacy
         self.export = False
+        self.inplace = True  # kept for the YOLOv5/Ultralytics model protocol (the 8.4 heads compute out of place)
         self.xyxy = False  # decode the one-to-many branch to xyxy instead of xywh
         self.max_det = 300
         self.agnostic_nms = False  # end-to-end selection: one class per anchor point before the top-k
@@ -180,7 +181,12 @@ class Detect(nn.Module):
     # -- eval decoding -----------------------------------------------------------------------------------------
 
     def anchor_grid(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Anchor points (2, A) and their strides (1, A) for these feature maps, cached per shapes/device/dtype."""
+        """Anchor points (2, A) and their strides (1, A) for these feature maps, cached per shapes/device/dtype.
+
+        While a tracer or compiler runs (torch.jit.trace, ONNX, torch.export, torch.compile) they are computed
+        from the traced shapes and not cached, so sizes stay symbolic and no constant is baked in."""
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return make_anchor_grid(feats, self.stride_values)
         key = (tuple(tuple(f.shape[1:]) for f in feats), feats[0].device, feats[0].dtype, tuple(self.stride_values))
         if key != self._grid_key:
             self.anchors, self.strides = make_anchor_grid(feats, self.stride_values)
