@@ -39,7 +39,7 @@ CHECK_PICK = "pick"  # a list argument whose entry i picks the output (by positi
 
 FILL_HEADER = "header:"  # prefix: "header:reg_max" fills the argument from the spec's top-level key `reg_max`
 
-ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any")
+ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any", "activation")  # activation: nn.LeakyReLU(0.1) in a row
 
 DIALECTS = ("yolov5", "ultralytics")  # the YAML dialects a spec can be written in
 

@@ -31,9 +31,16 @@ def activation_factory(call: ActivationCall | None) -> Callable[[], nn.Module]:
     return factory
 
 
+def _materialize(v: Any) -> Any:
+    """An activation written in a row (already checked against the allow-list) becomes its torch.nn module."""
+    if isinstance(v, ActivationCall):
+        return getattr(nn, v.name.removeprefix("nn."))(*v.args, **dict(v.kwargs))
+    return v
+
+
 def instantiate_node(node: Node) -> nn.Module:
     impl = registry.load_impl(node.decl)
-    kwargs = constructor_kwargs(node.decl, node.bound)
+    kwargs = {k: _materialize(v) for k, v in constructor_kwargs(node.decl, node.bound).items()}
     if node.n > 1 and node.decl.repeat == "sequential":
         return nn.Sequential(*(impl(**kwargs) for _ in range(node.n)))
     module = impl(**kwargs)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, Edit, Fix, Span
 from ..registry import CHECK_C1, FILL_C1, FILL_C1S, FILL_N, FILL_WEIGHTS, REQUIRED, Arg, BlockDecl
+from ..spec.expr import ActivationCall
 from ..spec.model import Row, Spec
 
 
@@ -37,6 +38,8 @@ def type_ok(value: Any, type_: str) -> bool:
         if t == "str" and isinstance(value, str):
             return True
         if t == "list" and isinstance(value, (list, tuple)):
+            return True
+        if t == "activation" and isinstance(value, ActivationCall):
             return True
     return False
 
@@ -71,6 +74,9 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
         if i < len(given):
             v = given[i]
             span = row.arg_spans[i] if i < len(row.arg_spans) else row.args_span
+            if isinstance(v, ActivationCall) and not type_ok(v, a.type):
+                diags.append(_misplaced_activation(decl, row, i, v, span))
+                continue
             if not type_ok(v, a.type):
                 diags.append(
                     Diagnostic(
@@ -140,6 +146,42 @@ def derived_header(spec: Spec, row: Row, key: str) -> Any:
     if key == "legacy" and spec.dialect == "ultralytics":
         return not any(r.module in _NON_LEGACY_ROWS for r in spec.rows[: row.position])
     return None
+
+
+def _misplaced_activation(decl: BlockDecl, row: Row, i: int, v: ActivationCall, span: Span) -> Diagnostic:
+    """An activation written where another argument goes (YOLOv7's Conv takes `act` sixth, YOLOv5's seventh,
+    after the dilation): say where it goes, and offer the defaults of the arguments between as a fix."""
+    yaml_args = decl.yaml_args()
+    a = yaml_args[i]
+    later = [j for j in range(i + 1, len(yaml_args)) if "activation" in yaml_args[j].type.split("|")]
+    if not later:
+        return Diagnostic(
+            "YN107",
+            f"{decl.name} takes no activation; argument `{a.name}` is {_type_words(a.type)}, not {v}",
+            span,
+            help=f"the arguments are {signature(decl)}; the spec's `activation:` sets the default activation of every layer",
+        )
+    j = later[0]
+    gap = yaml_args[i:j]
+    fixable = span.line > 0 and span.end_line == span.line and all(g.default is not REQUIRED for g in gap) and i + 1 == len(row.args)
+    fixes = (
+        (
+            Fix(
+                f"insert {', '.join(f'{g.name}={g.default!r}' for g in gap)} before the activation",
+                (Edit(Span(span.file, span.line, span.column, span.line, span.column), "".join(f"{g.default!r}, " for g in gap)),),
+            ),
+        )
+        if fixable
+        else ()
+    )
+    return Diagnostic(
+        "YN107",
+        f"an activation where {decl.name}'s argument `{a.name}` goes; `{yaml_args[j].name}` is argument {j + 1}",
+        span,
+        label=f"`{a.name}` is {_type_words(a.type)}",
+        help=f"the arguments are {signature(decl)} (YOLOv7-style files put the activation earlier)",
+        fixes=fixes,
+    )
 
 
 def scale_width(spec: Spec, v: Any) -> Any:
