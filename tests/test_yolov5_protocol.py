@@ -240,3 +240,16 @@ def test_mobileone_checkpoint_is_reparameterised_after_reload(tmp_path: Path) ->
         got = r.fuse()(x)[0]
     assert sum(p.numel() for p in r.parameters()) < n_before and r.model[-1].nc == 3
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)  # reparameterised: same function
+
+
+@pytest.mark.parametrize("spec", ["yolov5-timm-resnet18.yaml", "yolov5-efficientvit-index.yaml"])
+def test_pickles_of_timm_and_index_specs_load_with_weights_only(spec: str, tmp_path: Path) -> None:
+    """timm's classes are not named in the pickle (the spec rebuilds them); Index rows have no module."""
+    torch.manual_seed(0)
+    m = yamlnet.build(SPECS / spec).eval()
+    torch.save(m, tmp_path / "m.pt")
+    r = torch.load(tmp_path / "m.pt", weights_only=True)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(r(x)[0], m(x)[0])
+    assert type(r.model[-1]).__name__ == "Detect" and r.model[-1].nl == 3

@@ -23,7 +23,7 @@ from torch import fx, nn
 from .fuse import fuse_modules
 
 PICKLE_FORMAT = "yamlnet-model/1"
-_OWN_PACKAGES = ("torch", "blocks", "yamlnet")  # classes the loading process finds without the pickle naming them
+_OWN_PACKAGES = ("torch", "torchvision", "timm", "einops", "blocks", "yamlnet")  # found by the loader without the pickle naming them
 
 
 class Layers(nn.Module):
