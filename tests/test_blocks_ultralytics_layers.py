@@ -328,6 +328,46 @@ def test_attention_channel_rules(tmp_path: Path, rows: str, code: str, where: tu
     assert message in found[0].message
 
 
+# g must divide what the inner Bottlenecks' grouped convs split; the package's torch refuses the rest
+# (rows measured with the package: each "refused" one raises, each "accepted" one builds and runs).
+GROUP_CASES = [
+    ("  - [-1, 1, C2f, [64, True, 3]]", "hidden channels (c2 x e) (32)"),
+    ("  - [-1, 1, C2, [48, True, 5]]", "hidden channels (c2 x e) (24)"),
+    ("  - [-1, 1, C3k2, [64, False, 0.5, False, 32]]", "half the hidden channels (c2 x e / 2) (16)"),
+    ("  - [-1, 1, C3k2, [64, True, 0.5, False, 32]]", "half the hidden channels (c2 x e / 2) (16)"),
+    ("  - [-1, 1, A2C2f, [64, False, 1, False, 2.0, 0.5, 32]]", "half the hidden channels (c2 x e / 2) (16)"),
+    ("  - [-1, 1, C2fCIB, [64, True, False, 7]]", "hidden channels (c2 x e) (32)"),
+]
+GROUPS_ACCEPTED = [
+    "  - [-1, 1, C2f, [48, True, 4]]",
+    "  - [-1, 1, C2, [48, True, 3]]",
+    "  - [-1, 1, C3k2, [64, False, 0.5, False, 4]]",
+    "  - [-1, 1, C3k2, [96, False, 0.5, False, 3]]",
+    "  - [-1, 1, C3k2, [64, True, 0.5, False, 16]]",
+    "  - [-1, 1, A2C2f, [64, False, 1, False, 2.0, 0.5, 8]]",
+    "  - [-1, 1, A2C2f, [64, True, 1, False, 2.0, 0.5, 7]]",
+]
+
+
+@pytest.mark.parametrize(("row", "what"), GROUP_CASES)
+def test_groups_of_inner_convs_are_checked(tmp_path: Path, row: str, what: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + row + "\nhead: []\n")
+    found = [d for d in yamlnet.analyze(path).diagnostics if d.code == "YN303"]
+    assert len(found) == 1 and what in found[0].message, [d.message for d in found]
+    assert found[0].span.line == 5
+
+
+@pytest.mark.parametrize("row", GROUPS_ACCEPTED)
+def test_groups_that_work_build(tmp_path: Path, row: str) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(HEADER + row + "\nhead: []\n")
+    report = yamlnet.analyze(path)
+    assert report.ok, report.render()
+    model = yamlnet.build(path, device="meta")
+    assert model(torch.empty(1, 3, 32, 32, device="meta")).shape[1] == int(row.split("[")[2].split(",")[0])
+
+
 def test_attention_channels_that_work_validate(tmp_path: Path) -> None:
     """No false alarms: valid attention widths, A2C2f with C3k inside (parameters measured with parse_model)."""
     path = tmp_path / "good.yaml"

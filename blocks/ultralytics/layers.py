@@ -206,6 +206,8 @@ class C2fCIB(_SplitStage):
     def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False, lk: bool = False, g: int = 1, e: float = 0.5) -> None:
         super().__init__(c1, c2, n, e)
         c = self.hidden
+        if g < 1 or c % g:  # the package refuses such g (it builds grouped Bottlenecks first), though CIBs ignore it
+            raise ValueError(f"C2fCIB: g={g} does not divide the hidden channels ({c})")
         self.m = nn.ModuleList(CIB(c, c, shortcut, e=1.0, lk=lk) for _ in range(n))
 
 

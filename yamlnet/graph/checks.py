@@ -143,6 +143,13 @@ GROUP_RULES: dict[str, _Channels] = {
     "C3x": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
     "BottleneckCSP": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
     "Classify": lambda c1, c2, b: [("the input channels", c1), ("the 1280 channels of its conv", 1280)],
+    # Ultralytics' CSP stages: g groups the 3x3 convs of their inner Bottlenecks
+    "C2f": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "C2": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "C3k": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
+    "C3k2": lambda c1, c2, b: [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
+    "A2C2f": lambda c1, c2, b: [] if b.get("a2", True) else [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
+    "C2fCIB": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],  # the package checks it, then ignores g
     # g is accepted but unused by these
     "C3TR": lambda c1, c2, b: [],
     "C3Ghost": lambda c1, c2, b: [],
