@@ -253,3 +253,17 @@ def test_pickles_of_timm_and_index_specs_load_with_weights_only(spec: str, tmp_p
     with torch.no_grad():
         assert torch.equal(r(x)[0], m(x)[0])
     assert type(r.model[-1]).__name__ == "Detect" and r.model[-1].nl == 3
+
+
+def test_a_crafted_pickle_sets_data_attributes_only(model: YamlnetModel) -> None:
+    from yamlnet.compile.model import restore_model
+
+    fn, (payload,) = model.__reduce__()
+    assert fn is restore_model and set(payload) >= {"yaml", "state_dict", "attrs", "fused", "dtype"}
+    payload = {**payload, "attrs": {**payload["attrs"], "forward": 1, "_modules": {}, "graph_forward": 2, "training": True, "names": {0: "a"}}}
+    payload["heads"] = {"model.24": {"export": True, "bind_strides": 3}}
+    r = restore_model(payload)
+    assert r.names == {0: "a"} and callable(r.forward) and len(r.model) == 25 and r.training is model.training
+    assert r.model[-1].export is True and callable(r.model[-1].bind_strides)
+    with pytest.raises(ValueError, match="not a pickled yamlnet model"):
+        restore_model({"format": "other"})

@@ -47,7 +47,7 @@ class Check:
     shape: tuple[int, ...]  # input shape
     outputs: list[tuple[int, ...]]  # output shapes of the exported file
     max_abs: float
-    max_rel: float  # max |a - b| / (|b| + atol), elementwise
+    max_rel: float  # max |a - b| / (|b| + atol / rtol), elementwise: the check passes when it is <= rtol
     ok: bool
 
 
@@ -116,7 +116,7 @@ def _compare(got: Sequence[Any], want: Sequence[torch.Tensor], shape: tuple[int,
             continue
         d = (g - w).abs()
         max_abs = max(max_abs, float(d.max()) if d.numel() else 0.0)
-        max_rel = max(max_rel, float((d / (w.abs() + atol)).max()) if d.numel() else 0.0)
+        max_rel = max(max_rel, float((d / (w.abs() + atol / rtol)).max()) if d.numel() else 0.0)
         ok = ok and bool(torch.all(d <= atol + rtol * w.abs()))
     return Check(shape, [tuple(torch.as_tensor(g).shape) for g in got], max_abs, max_rel, ok)
 
@@ -368,25 +368,27 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 def model_for_export(
-    spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, fuse: bool = False, limits: Any = None
+    spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, fuse: bool = False, limits: Any = None, **overrides: Any
 ) -> tuple[YamlnetModel, list[str]]:
     """The spec built with the weights of `weights` (a YOLOv5 checkpoint of a yamlnet model or a state_dict),
-    fused when asked. A checkpoint's nc, anchors and class names are used, so a model trained with nc=3
-    exports with 3 classes. Returns the model and notes for the user."""
+    fused when asked. A checkpoint's nc, anchors, scale and class names are used, so a model trained with nc=3
+    exports with 3 classes. `overrides` (scale=, dialect=, nc=, ...) go to yamlnet.build. Returns the model and
+    notes for the user."""
     from .api import build
     from .spec.limits import DEFAULT_LIMITS
 
     limits = limits or DEFAULT_LIMITS
     notes: list[str] = []
     if weights is None:
-        model = build(spec, limits=limits)
+        model = build(spec, limits=limits, **overrides)
         notes.append("no --weights: the export has freshly initialised weights")
     else:
         ckpt = load_checkpoint(weights)
         if ckpt.model is not None:
             trained = ckpt.model
             y = trained.yaml
-            model = build(spec, limits=limits, nc=y.get("nc"), anchors=y.get("anchors"))
+            trained_over = {k: y.get(k) for k in ("nc", "anchors", "scale") if y.get(k) is not None}
+            model = build(spec, limits=limits, **{**trained_over, **overrides})
             own, theirs = model.state_dict(), trained.float().state_dict()
             if trained.fused and not fuse:
                 model.eval()
@@ -403,7 +405,7 @@ def model_for_export(
             model.names = _names(trained)
             notes.append(f"loaded {len(theirs)} tensors and {len(model.names)} class names from {weights}")
         else:
-            model = build(spec, weights=weights, limits=limits)
+            model = build(spec, weights=weights, limits=limits, **overrides)
             rep = model.load_reports[-1]
             if not rep.complete:
                 raise ExportError(rep.summary() + "\n  " + "\n  ".join(rep.details()), 1)
@@ -453,7 +455,9 @@ def run_export(a: argparse.Namespace, limits: Any = None) -> int:
         print(f"yamlnet: error: cannot tell the format of {out}: use .onnx, .torchscript or .pt2, or --format", file=sys.stderr)
         return 2
     try:
-        model, notes = model_for_export(a.spec, a.weights, a.fuse, limits)
+        from .cli import spec_overrides
+
+        model, notes = model_for_export(a.spec, a.weights, a.fuse, limits, **spec_overrides(a))
         for n in notes:
             print(n, file=sys.stderr)
         result = export_model(model, out, fmt, hw, a.batch, a.dynamic, a.opset, a.dynamo, check=not a.no_check)

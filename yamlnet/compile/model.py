@@ -321,14 +321,17 @@ def restore_model(payload: dict[str, Any]) -> YamlnetModel:
     first = next((v for v in state.values() if isinstance(v, torch.Tensor)), None)
     model.load_state_dict(state, strict=True)
     for k, v in payload.get("attrs", {}).items():
-        setattr(model, k, v)
+        # data attributes only: a crafted pickle cannot replace methods, properties or module internals
+        if isinstance(k, str) and k.isidentifier() and not k.startswith("_") and k != "training" and not hasattr(type(model), k):
+            setattr(model, k, v)
     frozen = set(payload.get("frozen", ()))
     for n, p in model.named_parameters():
         p.requires_grad_(n not in frozen)
     for n, flags in payload.get("heads", {}).items():
         head = model.get_submodule(n)
-        for k, v in flags.items():
-            setattr(head, k, v)
+        for k in ("export", "inplace"):
+            if isinstance(flags.get(k), bool):
+                setattr(head, k, flags[k])
     dtype = getattr(torch, payload.get("dtype", "float32"), torch.float32)
     device = first.device if first is not None else torch.device("cpu")
     if dtype != torch.float32 or device.type != "cpu":
