@@ -159,7 +159,7 @@ class AIFI(nn.Module):
 
     def _attend(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         qk = x + pos
-        return self.dropout1(self.ma(qk, qk, value=x, need_weights=False)[0])
+        return self.dropout1(self.ma(qk, qk, value=x)[0])
 
     def _ffn(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout2(self.fc2(self.dropout(self.act(self.fc1(x)))))

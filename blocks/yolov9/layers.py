@@ -214,10 +214,10 @@ class CBFuse(nn.Module):
         self.idx = [int(i) for i in idx]
 
     def forward(self, xs: Sequence[Any]) -> torch.Tensor:
-        target = xs[-1]
-        size = target.shape[2:]
-        total = target
+        size = xs[-1].shape[2:]
+        parts = []
         for i, x in enumerate(xs[:-1]):
             picked = x[self.idx[i]] if isinstance(x, (tuple, list)) else x
-            total = F.interpolate(picked, size=size, mode="nearest") + total
-        return total
+            parts.append(F.interpolate(picked, size=size, mode="nearest"))
+        parts.append(xs[-1])
+        return torch.stack(parts).sum(0)  # one reduction, in input order
