@@ -152,7 +152,7 @@ def test_aifi_needs_channels_divisible_by_four() -> None:
     spec = "nc: 80\nbackbone:\n  - [-1, 1, ResNetLayer, [3, 18, 1, True]]\n  - [-1, 1, AIFI, [64, 2]]\nhead:\n  - [-1, 1, nn.Identity, []]\n"
     report = yamlnet.analyze(spec, dialect="ultralytics")
     errors = [d for d in report.diagnostics if d.severity == "error"]
-    assert [d.code for d in errors] == ["YN107"]
+    assert [d.code for d in errors] == ["YN118"]
     assert "divisible by 4; 18 arrive" in errors[0].message
     assert (errors[0].span.line, errors[0].span.column) == (4, 19)  # the arguments of the AIFI row
 

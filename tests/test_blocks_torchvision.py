@@ -74,7 +74,7 @@ def test_yolo11_cls_resnet18_builds_without_downloading() -> None:
         pytest.skip(f"no {path}")
     text = path.read_text()
     errs = errors(text)
-    assert [d.code for d in errs] == ["YN107"]
+    assert [d.code for d in errs] == ["YN118"]
     assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in errs[0].message
     assert "write None for random weights" in errs[0].message
     model = yamlnet.build(text.replace("DEFAULT", "None"), dialect="ultralytics", device="meta")
@@ -102,7 +102,7 @@ def test_yolo11_cls_resnet18_builds_without_downloading() -> None:
 )
 def test_what_cannot_work_is_a_diagnostic_on_the_row(args: str, words: str) -> None:
     errs = errors(spec(args))
-    assert [d.code for d in errs] == ["YN107"]
+    assert [d.code for d in errs] == ["YN118"]
     assert words in errs[0].message
     assert (errs[0].span.line, errs[0].span.column) == (3, 26)
 

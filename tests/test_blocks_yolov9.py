@@ -120,8 +120,8 @@ def test_cbfuse_explicit_tap_spelling_builds_the_same_wiring() -> None:
     ("row", "code", "line_col", "words"),
     [
         ("[[2, 3], 1, CBFuse, [[2]]]", "YN205", (7, 7), "takes output 2 of layer 2 (CBLinear), which has 2 outputs"),
-        ("[[2, 3], 1, CBFuse, [[1]]]", "YN107", (7, 25), "input 0 has 32 channels and the last input 16"),
-        ("[[2, 3], 1, CBFuse, [[0, 1]]]", "YN107", (7, 25), "1 entries for 2 inputs, not 2"),
+        ("[[2, 3], 1, CBFuse, [[1]]]", "YN118", (7, 25), "input 0 has 32 channels and the last input 16"),
+        ("[[2, 3], 1, CBFuse, [[0, 1]]]", "YN118", (7, 25), "1 entries for 2 inputs, not 2"),
     ],
 )
 def test_cbfuse_mistakes_are_diagnosed_at_their_place(row: str, code: str, line_col: tuple[int, int], words: str) -> None:
@@ -135,7 +135,7 @@ def test_cbfuse_mistakes_are_diagnosed_at_their_place(row: str, code: str, line_
 def test_gelan_arguments_are_checked() -> None:
     spec = "nc: 80\nbackbone:\n  - [-1, 1, RepNCSPELAN4, [64, 33, 16, 1]]\nhead:\n  - [-1, 1, nn.Identity, []]\n"
     report = yamlnet.analyze(spec, dialect="ultralytics")
-    assert [d.code for d in report.diagnostics if d.severity == "error"] == ["YN107"]
+    assert [d.code for d in report.diagnostics if d.severity == "error"] == ["YN118"]
     assert "c3 (33) is split into two halves" in report.diagnostics[0].message
 
 
