@@ -95,6 +95,12 @@ def test_deepcopy_keeps_attributes_and_layers(model: YamlnetModel) -> None:
         assert not torch.equal(c(x)[0], model(x)[0])
 
 
+def test_shallow_copy_keeps_class_and_attributes(model: YamlnetModel) -> None:
+    c = copy.copy(model)
+    assert isinstance(c, YamlnetModel) and isinstance(c.model, Layers) and c.model[-1] is model.model[-1]
+    assert c.yaml is model.yaml and torch.equal(c.stride, model.stride) and c.hyp is model.hyp
+
+
 def test_half_float_keeps_stride_float(model: YamlnetModel) -> None:
     m = copy.deepcopy(model).half()
     assert m.stride.dtype == torch.float32 and next(m.parameters()).dtype == torch.float16

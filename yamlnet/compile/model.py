@@ -277,6 +277,15 @@ class YamlnetModel(fx.GraphModule):
         res.training = self.training
         return res
 
+    def __copy__(self) -> YamlnetModel:
+        """A shallow copy (shared submodules) that keeps the class, the layers container and the attributes."""
+        res = YamlnetModel(self, self.graph, type(self).__name__)
+        for k, v in self.__dict__.items():
+            if k not in res.__dict__:
+                res.__dict__[k] = v
+        res.training = self.training
+        return res
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as data only: the spec (`yaml`), the state_dict, plain attributes and flags. Loading runs the
         compiler on the spec and loads the tensors, so a checkpoint needs no generated code and loads under
