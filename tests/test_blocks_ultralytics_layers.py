@@ -450,3 +450,15 @@ def test_spec_rows_match_the_package(tmp_path: Path, spec: str, scale: str) -> N
     assert [model.row_params[i] for i in range(len(rows))] == rows
     assert sum(p.numel() for p in model.parameters()) == sum(rows)
     assert list(model(torch.empty(1, 3, 64, 96, device="meta")).shape) == out_shape
+
+
+def test_cli_lists_blocks_of_both_dialects(capsys: pytest.CaptureFixture[str]) -> None:
+    from yamlnet.cli import main
+
+    assert main(["blocks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines if ln.startswith("SPPF[")] == ["SPPF[c2,", "SPPF[c2,"]
+    assert any(ln.startswith("C3k2[c2, c3k=False, e=0.5, attn=False, g=1, shortcut=True]") and "[ultralytics]" in ln for ln in lines)
+    assert main(["blocks", "SPPF"]) == 0
+    out = capsys.readouterr().out
+    assert "SPPF[c2, k=5]\n" in out and "SPPF[c2, k=5, n=None, shortcut=False] [ultralytics]\n" in out

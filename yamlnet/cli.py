@@ -399,26 +399,30 @@ def cmd_blocks(a: argparse.Namespace) -> int:
     from .graph.bind import signature
 
     names = registry.names()
+    decls = registry.declarations()  # every dialect's: a name may be declared once per dialect (SPPF, Detect)
+
+    def dialect_of(d: registry.BlockDecl) -> str:
+        return f" [{d.dialect}]" if d.dialect else ""
+
     if a.name:
-        d = registry.lookup(a.name)
-        if d is None:
+        found = [d for d in decls if d.name == a.name]
+        if not found:
             import difflib
 
             lowered = {n.lower(): n for n in names}
             close = [lowered[c] for c in difflib.get_close_matches(a.name.lower(), list(lowered), n=3, cutoff=0.5)]
             print(f"yamlnet: unknown block `{a.name}`" + (f"; did you mean {', '.join(close)}?" if close else ""), file=sys.stderr)
             return EXIT_USAGE
-        print(signature(d))
-        print(f"  {d.doc}" if d.doc else "", end="\n" if d.doc else "")
-        for arg in d.args:
-            fill = f" (filled: {arg.fill})" if arg.fill else ""
-            width = " (width-scaled)" if arg.width else ""
-            print(f"  {arg.name}: {arg.type}{width}{fill}" + (f" - {arg.doc}" if arg.doc else ""))
+        for d in found:
+            print(signature(d) + dialect_of(d))
+            print(f"  {d.doc}" if d.doc else "", end="\n" if d.doc else "")
+            for arg in d.args:
+                fill = f" (filled: {arg.fill})" if arg.fill else ""
+                width = " (width-scaled)" if arg.width else ""
+                print(f"  {arg.name}: {arg.type}{width}{fill}" + (f" - {arg.doc}" if arg.doc else ""))
         return EXIT_OK
-    for n in names:
-        d = registry.lookup(n)
-        assert d is not None
-        print(f"{signature(d):60s} {d.doc.splitlines()[0] if d.doc else ''}")
+    for d in decls:
+        print(f"{signature(d):60s} {dialect_of(d).strip() + ' ' if d.dialect else ''}{d.doc.splitlines()[0] if d.doc else ''}")
     return EXIT_OK
 
 
