@@ -211,3 +211,14 @@ def test_checkpoint_with_plugin_blocks(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--plugin" in capsys.readouterr().err  # weights_only=True refuses classes of a plugin not loaded
     assert main([*argv, "--plugin", str(PLUGIN)]) == 0
     assert "1 output: [1, 252, 8]" in capsys.readouterr().out
+
+
+def test_worker_processes_load_the_same_plugins() -> None:
+    """Workers started with spawn (the default from Python 3.14 on is forkserver) inherit nothing."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    plugins.load_plugin(str(PLUGIN))
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), **plugins.pool_options()) as ex:
+        names = ex.submit(registry.names).result(timeout=300)
+    assert {"CBAM", "SE", "DownC3"} <= set(names)
