@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=640)
     a = p.parse_args(argv)
 
+    from yamlnet.api import analyze
     from yamlnet.render.diagram import build_digraph
     from yamlnet.render.engine import INSTALL_HINT, find_renderer
     from yamlnet.render.summary import collect, stride_text
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for spec in specs:
         t0 = time.perf_counter()
-        facts = collect(spec, (a.imgsz, a.imgsz), flops=True)
+        first = analyze(spec)  # a spec with `scales:` is drawn at its first scale, stated (no warning)
+        scale = first.ir.spec.scale if first.ir is not None else None
+        facts = collect(spec, (a.imgsz, a.imgsz), flops=True, overrides={"scale": scale} if scale else None)
         svg = out_dir / f"{spec.stem}.svg"
         renderer.run(build_digraph(facts).source, "svg", svg)
         written.add(svg)
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         bits = [f"`{spec.relative_to(ROOT) if spec.is_relative_to(ROOT) else spec}`"]
         if ir is not None:
             bits.append(f"{len(ir.nodes)} rows")
+        if scale:
+            bits.append(f"scale {scale} (of {', '.join(ir.spec.scales or [scale])})")
         if facts.total_params is not None:
             bits.append(f"{facts.total_params:,} parameters")
         if facts.gflops is not None:

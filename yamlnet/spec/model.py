@@ -140,6 +140,7 @@ class Spec(BaseModel):
     ch: int = 3
     dialect: Literal["yolov5", "ultralytics"] = "yolov5"
     scale: str | None = None  # the Ultralytics scale letter in use
+    scales: dict[str, list[float]] | None = None  # every scale the file offers: letter -> [depth, width, max_channels]
     max_channels: float = math.inf  # the scale's channel cap (Ultralytics), inf for none
     backbone: list[Row]
     head: list[Row]

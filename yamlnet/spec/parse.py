@@ -158,7 +158,7 @@ def parse_tree(
             if key in top:
                 diags.append(
                     Diagnostic(
-                        "YN121",
+                        "YN110",
                         f"`{key}` is ignored: the spec has `scales:`, and scale `{scale}` sets depth, width and max_channels",
                         spans[key],
                         severity="warning",
@@ -225,6 +225,7 @@ def parse_tree(
         ch=header.ch,
         dialect=dialect,  # type: ignore[arg-type]
         scale=scale,
+        scales=scales,
         max_channels=max_channels,
         backbone=sections["backbone"],
         head=sections["head"],
@@ -419,10 +420,13 @@ def _parse_row(
     if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
         diags.append(
             Diagnostic(
-                "YN107",
+                "YN116",
                 f"`number` must be a whole number >= 1, not {number!r}",
                 n_node.span,
                 help="number is how often the block repeats (scaled by depth_multiple), e.g. 3",
+                fixes=(Fix("repeat the block once", (Edit(n_node.span, "1"),), "unsafe"),)
+                if n_node.span.line > 0 and n_node.span.end_line == n_node.span.line
+                else (),
             )
         )
         ok = False
@@ -556,6 +560,9 @@ def _missing_nc(node: YNode, module: str) -> Diagnostic:
         label="the number of classes is not given",
         notes=("yamlnet does not assume 80 classes: a model for the wrong number of classes builds and trains without a word",),
         help="add `nc: 80` (your number of classes) at the top of the file, or pass nc= (build(..., nc=3))",
+        fixes=(Fix("add `nc: 80` at the top (80: COCO's classes; write yours)", (Edit(Span(node.span.file, 1, 1, 1, 1), "nc: 80\n"),), "unsafe"),)
+        if node.span.line > 0
+        else (),
     )
 
 
@@ -573,7 +580,7 @@ def _resolve_arg(node: YNode, names: dict[str, Any], limits: Limits) -> Any:
     if isinstance(v, dict):
         raise _ArgError(Diagnostic("YN107", "an argument cannot be a mapping", node.span, help="write arguments as a list of values"))
     if isinstance(v, float) and v != v:
-        raise _ArgError(Diagnostic("YN107", "an argument is not a number (nan)", node.span, help="write a finite number"))
+        raise _ArgError(Diagnostic("YN119", "an argument is not a number (nan)", node.span, help="write a finite number"))
     if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > limits.value_abs:
         raise _ArgError(
             Diagnostic("YN506", f"the argument {v:.3g} is beyond the limit of {limits.value_abs:.3g}", node.span, help="specs use small numbers")
