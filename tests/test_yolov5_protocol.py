@@ -219,6 +219,18 @@ def test_pickle_reloads_in_a_fresh_process_as_yamlnet_model(model: YamlnetModel,
     torch.testing.assert_close(torch.tensor(got["y"]), want, rtol=1e-4, atol=1e-4)
 
 
+def test_attempt_load_reads_a_yolov5_checkpoint_with_weights_only(model: YamlnetModel, tmp_path: Path) -> None:
+    from yamlnet.yolov5 import attempt_load
+
+    _yolov5_checkpoint(model, tmp_path / "best.pt")
+    m = attempt_load(tmp_path / "best.pt")  # the EMA, float, fused, eval: what val.py and detect.py run
+    assert m.fused == "all" and m.training is False and next(m.parameters()).dtype == torch.float32
+    assert sum(p.numel() for p in m.parameters()) == 1_867_405
+    torch.save(m.state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(ValueError, match="holds no yamlnet model"):
+        attempt_load(tmp_path / "sd.pt")
+
+
 def test_pickle_loads_with_weights_only_true(model: YamlnetModel, tmp_path: Path) -> None:
     f = tmp_path / "m.pt"
     m = copy.deepcopy(model).eval().fuse(backbones=False)

@@ -60,6 +60,8 @@ def attempt_load(weights: str | os.PathLike[str], device: Any = None, fuse: bool
     from .export import load_checkpoint
 
     model = load_checkpoint(weights).model
+    if model is None:
+        raise ValueError(f"{weights} holds no yamlnet model (a state_dict? build the spec and load it: yamlnet.build(spec, weights=...))")
     model = model.float()
     if device is not None:
         model = model.to(device)
