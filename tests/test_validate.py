@@ -63,7 +63,7 @@ backbone:
   - [-1, 1, Contract, [2]]                     # 3: /16, channels x4
   - [-1, 1, Expand, [2]]                       # 4: /8, channels /4
   - [-1, 1, nn.Upsample, [None, 2, 'nearest']] # 5: /4
-  - [-1, 1, nn.ConvTranspose2d, [None, 16, 2, 2]]  # 6: /2
+  - [-1, 1, nn.ConvTranspose2d, [16, 2, 2]]    # 6: /2 (as YOLOv5 writes it: [c2, k, s])
   - [-1, 1, DWConvTranspose2d, [16, 2, 2]]     # 7: /1
   - [-1, 1, nn.Upsample, [None, 2]]            # 8: 1/2
 """

@@ -71,6 +71,8 @@ class Arg:
     except FILL_WEIGHTS, which is written there and consumed by the weight loader.
     `check=CHECK_C1` marks a channel count the row states (nn.Conv2d's in_channels): it is checked against the
     channels that arrive (YN301), and filled with them when the row leaves it out or writes None.
+    `low`, `high` and `valid` state which values a row may write; a value outside them is reported at the
+    argument itself (YN117), before any channel or stride is worked out from it.
     """
 
     name: str
@@ -80,6 +82,9 @@ class Arg:
     fill: str | None = None
     doc: str = ""
     check: str | None = None  # CHECK_C1: the YAML may state the input channels; they are checked, else filled
+    low: float | None = None  # the smallest value a row may write (each number of a list, e.g. a kernel [3, 3])
+    high: float | None = None  # the largest
+    valid: Callable[[Any, Mapping[str, Any]], str] | None = None  # (value, the row's arguments) -> what is wrong; "" if fine
 
     @property
     def from_yaml(self) -> bool:

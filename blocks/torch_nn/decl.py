@@ -9,7 +9,7 @@ nn.Conv2d's out_channels is not width-scaled (YOLOv5 does not scale it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -36,10 +36,59 @@ def _transpose_stride(args: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(_first(args["stride"])))
 
 
+# --- argument rules (Arg.valid): a problem in words, "" when the value is fine -----------------------------------
+
+
+def _ints(v: Any) -> list[int]:
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, int):
+        return [v]
+    return [x for x in v if isinstance(x, int) and not isinstance(x, bool)] if isinstance(v, (list, tuple)) else []
+
+
+def _padding_fits(p: Any, args: Mapping[str, Any]) -> str:
+    """At most half the dilated kernel (torch's rule for pooling): more only adds zeros around the output."""
+    ks, ps, ds = _ints(args.get("kernel_size")), _ints(p), _ints(args.get("dilation", 1)) or [1]
+    limit = (max(ds) * (max(ks) - 1) + 1) // 2 if ks else 0
+    if ks and ps and max(ps) > limit:
+        return f"is {p}; a kernel of {max(ks)} takes at most {limit} (half the kernel): more only adds zeros around the output"
+    return ""
+
+
+def _conv_padding(p: Any, args: Mapping[str, Any]) -> str:
+    if isinstance(p, str):
+        return "" if p in ("same", "valid") else f"is {p!r}; write a number, 'same' or 'valid'"
+    return _padding_fits(p, args)
+
+
+def _output_padding(p: Any, args: Mapping[str, Any]) -> str:
+    """torch: output padding must be smaller than the stride or the dilation."""
+    ps, ss, ds = _ints(p), _ints(args.get("stride", 1)) or [1], _ints(args.get("dilation", 1)) or [1]
+    if ps and max(ps) >= max(max(ss), max(ds)):
+        return f"is {p}; it must be smaller than the stride ({max(ss)}) or the dilation ({max(ds)})"
+    return ""
+
+
+def _positive(v: Any, args: Mapping[str, Any]) -> str:
+    bad = [x for x in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(x, (int, float)) and not isinstance(x, bool) and x <= 0]
+    return f"is {v}; it must be > 0" if bad else ""
+
+
+def _one_of(*allowed: str) -> Callable[[Any, Mapping[str, Any]], str]:
+    def valid(v: Any, args: Mapping[str, Any]) -> str:
+        return "" if v in allowed else f"is {v!r}; it must be one of " + ", ".join(repr(a) for a in allowed)
+
+    return valid
+
+
 IN_CHANNELS = Arg(
-    "in_channels", "int|none", check=CHECK_C1, doc="input channels as the YAML states them; checked against what arrives (None: take them)"
+    "in_channels", "int|none", check=CHECK_C1, low=1, doc="input channels as the YAML states them; checked against what arrives (None: take them)"
 )
-KERNEL = Arg("kernel_size", "int|list", doc="kernel size")
+KERNEL = Arg("kernel_size", "int|list", low=1, doc="kernel size")
+STRIDE = Arg("stride", "int|list", default=1, low=1, doc="stride")
+DILATION = Arg("dilation", "int|list", default=1, low=1, doc="dilation")
+GROUPS = Arg("groups", "int", default=1, low=1, doc="groups")
 
 
 def _axes(v: Any) -> list[int]:
@@ -75,8 +124,8 @@ declare(
     "nn.Upsample",
     "torch.nn:Upsample",
     args=(
-        Arg("size", "int|list|none", default=None, doc="output size (instead of scale_factor)"),
-        Arg("scale_factor", "float|list|none", default=None, doc="upsampling factor"),
+        Arg("size", "int|list|none", default=None, low=1, doc="output size (instead of scale_factor)"),
+        Arg("scale_factor", "float|list|none", default=None, valid=_positive, doc="upsampling factor"),
         Arg("mode", "str", default="nearest", doc="'nearest', 'bilinear', ..."),
         Arg("align_corners", "bool|none", default=None, doc="for the linear modes"),
         Arg("recompute_scale_factor", "bool|none", default=None, doc="see torch.nn.Upsample"),
@@ -88,7 +137,7 @@ declare(
 declare(
     "nn.BatchNorm2d",
     "torch.nn:BatchNorm2d",
-    args=(Arg("num_features", "int|none", default=None, check=CHECK_C1, doc="channels; checked against the input, filled when left out"),),
+    args=(Arg("num_features", "int|none", default=None, check=CHECK_C1, low=1, doc="channels; checked against the input, filled when left out"),),
     out_channels=out_same,
     doc="Batch normalisation; a stated channel count is checked against the input (YOLOv5 ignores it).",
 )
@@ -97,14 +146,14 @@ declare(
     "torch.nn:Conv2d",
     args=(
         IN_CHANNELS,
-        Arg("out_channels", "int", doc="output channels (not width-scaled)"),
+        Arg("out_channels", "int", low=1, doc="output channels (not width-scaled)"),
         KERNEL,
-        Arg("stride", "int|list", default=1, doc="stride"),
-        Arg("padding", "int|list|str", default=0, doc="padding"),
-        Arg("dilation", "int|list", default=1, doc="dilation"),
-        Arg("groups", "int", default=1, doc="groups"),
+        STRIDE,
+        Arg("padding", "int|list|str", default=0, low=0, valid=_conv_padding, doc="padding, or 'same' / 'valid'"),
+        DILATION,
+        GROUPS,
         Arg("bias", "bool", default=True, doc="add a learned bias"),
-        Arg("padding_mode", "str", default="zeros", doc="'zeros', 'reflect', 'replicate' or 'circular'"),
+        Arg("padding_mode", "str", default="zeros", valid=_one_of("zeros", "reflect", "replicate", "circular"), doc="how padding is filled"),
     ),
     out_channels=out_arg("out_channels"),
     stride=stride_arg("stride"),
@@ -116,15 +165,15 @@ declare(
     "torch.nn:ConvTranspose2d",
     args=(
         Arg("in_channels", "int", fill=FILL_C1, doc="input channels (filled by the compiler; the row starts with out_channels)"),
-        Arg("out_channels", "int", width=True, doc="output channels, scaled by width_multiple"),
+        Arg("out_channels", "int", width=True, low=1, doc="output channels, scaled by width_multiple"),
         KERNEL,
-        Arg("stride", "int|list", default=1, doc="upsampling factor"),
-        Arg("padding", "int|list", default=0, doc="padding"),
-        Arg("output_padding", "int|list", default=0, doc="extra size on one side of the output"),
-        Arg("groups", "int", default=1, doc="groups"),
+        Arg("stride", "int|list", default=1, low=1, doc="upsampling factor"),
+        Arg("padding", "int|list", default=0, low=0, valid=_padding_fits, doc="padding"),
+        Arg("output_padding", "int|list", default=0, low=0, valid=_output_padding, doc="extra size on one side of the output"),
+        GROUPS,
         Arg("bias", "bool", default=True, doc="add a learned bias"),
-        Arg("dilation", "int|list", default=1, doc="dilation"),
-        Arg("padding_mode", "str", default="zeros", doc="only 'zeros' is supported by torch"),
+        DILATION,
+        Arg("padding_mode", "str", default="zeros", valid=_one_of("zeros"), doc="only 'zeros' is supported by torch"),
     ),
     out_channels=out_arg("out_channels"),
     stride=_transpose_stride,
@@ -136,9 +185,9 @@ declare(
     "torch.nn:MaxPool2d",
     args=(
         KERNEL,
-        Arg("stride", "int|list|none", default=None, doc="stride; None means kernel_size"),
-        Arg("padding", "int|list", default=0, doc="padding"),
-        Arg("dilation", "int|list", default=1, doc="dilation"),
+        Arg("stride", "int|list|none", default=None, low=1, doc="stride; None means kernel_size"),
+        Arg("padding", "int|list", default=0, low=0, valid=_padding_fits, doc="padding, at most half the kernel"),
+        DILATION,
         Arg("return_indices", "bool", default=False, doc="must stay False in a model"),
         Arg("ceil_mode", "bool", default=False, doc="round the output size up"),
     ),
@@ -166,7 +215,7 @@ declare(
     "nn.Dropout",
     "torch.nn:Dropout",
     args=(
-        Arg("p", "float", default=0.5, doc="probability of zeroing an element"),
+        Arg("p", "float", default=0.5, low=0, high=1, doc="probability of zeroing an element"),
         Arg("inplace", "bool", default=False, doc="operate in place"),
     ),
     out_channels=out_same,

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -34,21 +34,53 @@ def _first(v: Any) -> Any:
     return v[0] if isinstance(v, (list, tuple)) else v
 
 
+def _ints(v: Any) -> list[int]:
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, int):
+        return [v]
+    return [x for x in v if isinstance(x, int) and not isinstance(x, bool)] if isinstance(v, (list, tuple)) else []
+
+
+def padding_fits(kernel: str, dilation: str | None = None) -> Callable[[Any, Mapping[str, Any]], str]:
+    """An `Arg.valid` rule: padding at most half the (dilated) kernel, as torch requires of pooling. More only
+    adds rows and columns of zeros around the output, so the output is larger than the stride says."""
+
+    def valid(p: Any, args: Mapping[str, Any]) -> str:
+        ks, ps = _ints(args.get(kernel)), _ints(p)
+        ds = _ints(args.get(dilation)) if dilation else [1]
+        if not ks or not ps:
+            return ""
+        k, d = max(ks), max(ds or [1])
+        limit = (d * (k - 1) + 1) // 2
+        if max(ps) > limit:
+            what = f"a kernel of {k}" + (f" with dilation {d}" if d > 1 else "")
+            return f"is {p}; {what} takes at most {limit}: more only adds zeros around the output, which then grows instead of keeping its stride"
+        return ""
+
+    return valid
+
+
+def positive(v: Any, args: Mapping[str, Any]) -> str:
+    """An `Arg.valid` rule: a number > 0."""
+    return "" if v > 0 else f"is {v}; it must be > 0"
+
+
 # --- arguments shared by many layers ----------------------------------------------------------------------
 
 C1 = Arg("c1", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
-C2 = Arg("c2", "int", width=True, doc="output channels, scaled by width_multiple")
+C2 = Arg("c2", "int", width=True, low=1, doc="output channels, scaled by width_multiple")
 N = Arg("n", "int", default=1, fill=FILL_N, doc="number of inner blocks (the row's depth after depth_multiple)")
-K1 = Arg("k", "int|list", default=1, doc="kernel size")
-K3 = Arg("k", "int|list", default=3, doc="kernel size")
-S = Arg("s", "int|list", default=1, doc="stride")
-P = Arg("p", "int|list|none", default=None, doc="padding; None pads to keep the size at stride 1")
-G = Arg("g", "int", default=1, doc="groups")
-D = Arg("d", "int", default=1, doc="dilation")
+K1 = Arg("k", "int|list", default=1, low=1, doc="kernel size")
+K3 = Arg("k", "int|list", default=3, low=1, doc="kernel size")
+S = Arg("s", "int|list", default=1, low=1, doc="stride")
+P = Arg("p", "int|list|none", default=None, low=0, valid=padding_fits("k", "d"), doc="padding; None pads to keep the size at stride 1")
+G = Arg("g", "int", default=1, low=1, doc="groups")
+D = Arg("d", "int", default=1, low=1, doc="dilation")
 ACT = Arg("act", "bool|activation", default=True, doc="True: the spec's default activation (SiLU); False: none; or an activation, e.g. nn.ReLU()")
 SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
-E = Arg("e", "float", default=0.5, doc="hidden channels as a fraction of c2")
-POOLS = Arg("k", "list", default=(5, 9, 13), doc="max-pool kernel sizes")
+E = Arg("e", "float", default=0.5, valid=positive, doc="hidden channels as a fraction of c2")
+POOLS = Arg("k", "list", default=(5, 9, 13), low=1, doc="max-pool kernel sizes")
 
 CSP_ARGS = (C1, C2, N, SHORTCUT, G, E)
 
@@ -103,9 +135,9 @@ declare(
         C1,
         C2,
         K3,
-        Arg("s", "int", default=1, doc="stride"),
+        Arg("s", "int", default=1, low=1, doc="stride"),
         G,
-        Arg("e", "float", default=1.0, doc="hidden channels as a fraction of c2"),
+        Arg("e", "float", default=1.0, valid=positive, doc="hidden channels as a fraction of c2"),
         Arg("shortcut", "bool", default=False, doc="residual connection when c1 == c2"),
     ),
     out_channels=out_arg("c2"),
@@ -118,8 +150,8 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "list", default=(1, 3), doc="kernel sizes of the parallel convs"),
-        Arg("s", "int", default=1, doc="stride"),
+        Arg("k", "list", default=(1, 3), low=1, doc="kernel sizes of the parallel convs"),
+        Arg("s", "int", default=1, low=1, doc="stride"),
         Arg("equal_ch", "bool", default=True, doc="True: equal channels per kernel; False: equal weights"),
     ),
     out_channels=out_arg("c2"),
@@ -136,7 +168,7 @@ declare(
 declare(
     "GhostBottleneck",
     f"{COMMON}:GhostBottleneck",
-    args=(C1, C2, K3, Arg("s", "int", default=1, doc="stride (1 or 2)")),
+    args=(C1, C2, K3, Arg("s", "int", default=1, low=1, high=2, doc="stride (1 or 2)")),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     doc="Two GhostConvs (with a depth-wise Conv between when s == 2) plus a shortcut.",
@@ -151,7 +183,7 @@ declare(
 declare(
     "SPPF",
     f"{COMMON}:SPPF",
-    args=(C1, C2, Arg("k", "int", default=5, doc="max-pool kernel size")),
+    args=(C1, C2, Arg("k", "int", default=5, low=1, doc="max-pool kernel size")),
     out_channels=out_arg("c2"),
     doc="Fast SPP: one max pool applied three times in series.",
 )
@@ -208,10 +240,10 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "int", default=1, doc="kernel size"),
-        Arg("s", "int", default=1, doc="upsampling factor"),
-        Arg("p1", "int", default=0, doc="padding"),
-        Arg("p2", "int", default=0, doc="output padding"),
+        Arg("k", "int", default=1, low=1, doc="kernel size"),
+        Arg("s", "int", default=1, low=1, doc="upsampling factor"),
+        Arg("p1", "int", default=0, low=0, doc="padding"),
+        Arg("p2", "int", default=0, low=0, doc="output padding"),
     ),
     out_channels=out_arg("c2"),
     stride=_upsample_s,
@@ -220,7 +252,7 @@ declare(
 
 # --- reshaping and joining ------------------------------------------------------------------------------------
 
-GAIN = Arg("gain", "int", default=2, doc="space/depth factor")
+GAIN = Arg("gain", "int", default=2, low=1, doc="space/depth factor")
 
 declare(
     "Contract",
@@ -242,7 +274,7 @@ declare(
 declare(
     "Concat",
     f"{COMMON}:Concat",
-    args=(Arg("dimension", "int", default=1, doc="dimension to concatenate along (1: channels)"),),
+    args=(Arg("dimension", "int", default=1, low=1, high=1, doc="dimension to concatenate along: 1, the channels (as YOLOv5 joins)"),),
     inputs="join",
     role="join",
     out_channels=out_sum,
@@ -282,8 +314,8 @@ declare(
     args=(
         NC,
         ANCHORS,
-        Arg("nm", "int", default=32, doc="number of masks (prototypes)"),
-        Arg("npr", "int", default=256, width=True, doc="prototype channels, scaled by width_multiple"),
+        Arg("nm", "int", default=32, low=1, doc="number of masks (prototypes)"),
+        Arg("npr", "int", default=256, width=True, low=1, doc="prototype channels, scaled by width_multiple"),
         CH,
         INPLACE,
     ),
@@ -298,12 +330,12 @@ declare(
     f"{HEADS}:Classify",
     args=(
         C1,
-        Arg("c2", "int", default=REQUIRED, doc="number of classes"),
-        Arg("k", "int", default=1, doc="kernel size of the 1280-channel Conv"),
-        Arg("s", "int", default=1, doc="stride of that Conv"),
-        Arg("p", "int|none", default=None, doc="padding of that Conv"),
+        Arg("c2", "int", default=REQUIRED, low=1, doc="number of classes"),
+        Arg("k", "int", default=1, low=1, doc="kernel size of the 1280-channel Conv"),
+        Arg("s", "int", default=1, low=1, doc="stride of that Conv"),
+        Arg("p", "int|none", default=None, low=0, valid=padding_fits("k"), doc="padding of that Conv"),
         G,
-        Arg("dropout_p", "float", default=0.0, doc="dropout before the linear layer"),
+        Arg("dropout_p", "float", default=0.0, low=0, high=1, doc="dropout before the linear layer"),
     ),
     role="head",
     out_channels=None,
