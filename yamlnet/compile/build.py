@@ -69,7 +69,7 @@ def compile_ir(
             m.bind_strides(s)
         m.yamlnet_head = True
         reported = getattr(m, "model_strides", s)  # a head may report other strides (RT-DETR: 32)
-        if reported == "deepest":  # the deepest stride any layer reaches (Ultralytics' SemanticSegment models)
+        if isinstance(reported, str) and reported == "deepest":  # the deepest stride any layer reaches (Ultralytics' SemanticSegment models)
             reported = [max((p.stride for n in ir.nodes.values() for p in (n.out, *n.taps.values()) if p.stride), default=1)]
         strides = [float(v) for v in reported]
     if not heads:
