@@ -397,6 +397,7 @@ def cmd_fix(a: argparse.Namespace) -> int:
 def cmd_blocks(a: argparse.Namespace) -> int:
     from . import registry
     from .graph.bind import signature
+    from .graph.checks import range_words
 
     names = registry.names()
     decls = registry.declarations()  # every dialect's: a name may be declared once per dialect (SPPF, Detect)
@@ -419,7 +420,9 @@ def cmd_blocks(a: argparse.Namespace) -> int:
             for arg in d.args:
                 fill = f" (filled: {arg.fill})" if arg.fill else ""
                 width = " (width-scaled)" if arg.width else ""
-                print(f"  {arg.name}: {arg.type}{width}{fill}" + (f" - {arg.doc}" if arg.doc else ""))
+                allowed = range_words(arg)
+                allowed = f" ({allowed})" if allowed else ""
+                print(f"  {arg.name}: {arg.type}{width}{fill}{allowed}" + (f" - {arg.doc}" if arg.doc else ""))
         return EXIT_OK
     for d in decls:
         print(f"{signature(d):60s} {dialect_of(d).strip() + ' ' if d.dialect else ''}{d.doc.splitlines()[0] if d.doc else ''}")

@@ -70,7 +70,7 @@ def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
                     "YN107",
                     f"{decl.name} argument `{a.name}` {problem}",
                     arg_span(row, decl, a.name),
-                    label=_range_words(a) if outside else "",
+                    label=range_words(a) if outside else "",
                     help=f"the arguments are {signature(decl)}" + (f"; {a.name}: {a.doc}" if a.doc else ""),
                 )
             )
@@ -92,7 +92,7 @@ def _show(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _range_words(a: Arg) -> str:
+def range_words(a: Arg) -> str:
     low, high = getattr(a, "low", None), getattr(a, "high", None)
     if low is not None and high is not None:
         return f"allowed: {_show(low)}" if low == high else f"allowed: {_show(low)} to {_show(high)}"
