@@ -1,5 +1,6 @@
-"""One bad spec per diagnostic code (tests/diagnostic_cases.py): the code, the line, the column and the
-severity; every code the sources can emit has a case; docs/diagnostics.md is generated from the same cases."""
+"""The catalog's bad spec per diagnostic code (yamlnet/catalog.py, run by tests/diagnostic_cases.py) and the
+extra cases: the code, the line, the column and the severity; every code the sources can emit has a case;
+docs/diagnostics.md is generated from the catalog. (tests/test_catalog.py: severities, entries, fixes.)"""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def test_any_unicode_expression_and_activation(text: str) -> None:
     try:
         parse_activation(text, DEFAULT_LIMITS)
     except ExprError as e:
-        assert e.code in ("YN111", "YN501", "YN506", "YN108", "YN107", "YN505")
+        assert e.code in ("YN111", "YN501", "YN506", "YN108", "YN115", "YN505")
 
 
 # Arithmetic with a known value: the strategy builds the text and its value together.

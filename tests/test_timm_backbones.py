@@ -251,21 +251,21 @@ def codes(text: str) -> list[str]:
 
 def test_unknown_model_is_a_diagnostic_with_the_fix() -> None:
     report = yamlnet.validate(backbone_spec("TimmBackbone", "[resnet81]"), static=True)
-    assert [d.code for d in report.errors] == ["YN107"]
+    assert [d.code for d in report.errors] == ["YN118"]
     msg = report.errors[0].message
     assert "resnet18" in msg and "generate_feature_info" in msg
 
 
 def test_pretrained_true_is_refused() -> None:
     report = yamlnet.validate(backbone_spec("resnet18", "[True]"), static=True)
-    assert [d.code for d in report.errors] == ["YN107"]
+    assert [d.code for d in report.errors] == ["YN118"]
     assert "never" in report.errors[0].message
 
 
 def test_bad_out_indices() -> None:
-    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, [1, 9]]")) == ["YN107"]
-    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, []]")) == ["YN107"]
-    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, 3]")) == ["YN107"]
+    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, [1, 9]]")) == ["YN118"]
+    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, []]")) == ["YN118"]
+    assert codes(backbone_spec("TimmBackbone", "[resnet18, False, 3]")) == ["YN107"]  # a number where a list goes
 
 
 def test_wrong_tap_lists_the_taps() -> None:

@@ -73,7 +73,7 @@ def test_unknown_backbone_in_row_0_is_one_error_and_a_note_on_taps(tmp_path: Pat
     report = yamlnet.validate(spec, static=True)
     assert _where(report.diagnostics) == [("YN105", 18, 12)]  # no cycle, self-reference or out-of-range noise
     [note] = [d for d in report.diagnostics if d.severity == "note"]
-    assert (note.code, note.span.line, note.span.column) == ("YN105", 25, 10)  # `3` in [[-1, 3], 1, Concat, [1]]
+    assert (note.code, note.span.line, note.span.column) == ("YN210", 25, 10)  # `3` in [[-1, 3], 1, Concat, [1]]
     assert "taps" in note.help and "TapDecl" in note.help
     assert "`3` in layer 8, `2` in layer 12" in note.notes[0]
 
@@ -82,7 +82,7 @@ def test_unknown_named_backbone_with_explicit_taps(tmp_path: Path) -> None:
     spec = _spec(tmp_path, ROOT / "specs" / "yolov5-emo-taps.yaml", ("module: EMO_1M", "module: EMO_9M"))
     report = yamlnet.validate(spec, static=True)
     assert _where(report.diagnostics) == [("YN105", 15, 40)]  # no "no row is named `backbone`" for its three taps
-    assert _where(report.diagnostics, "note") == [("YN105", 16, 6)]  # `backbone.P5` in the SPPF row
+    assert _where(report.diagnostics, "note") == [("YN210", 16, 6)]  # `backbone.P5` in the SPPF row
     [note] = [d for d in report.diagnostics if d.severity == "note"]
     assert note.notes[0].endswith("`backbone.P5` in layer 5, `backbone.P4` in layer 8, `backbone.P3` in layer 12")
 

@@ -179,7 +179,7 @@ def test_numbers_in_the_header(header: str) -> None:
 
 @pytest.mark.parametrize(
     "args, code",
-    [("[nc, [[10, 13, 16]]]", "YN302"), ("[nc, [[10, 13], [10, 13, 16, 30]]]", "YN302"), ("[0, anchors]", "YN107"), ("[nc, [[10, 13]]]", "YN302")],
+    [("[nc, [[10, 13, 16]]]", "YN302"), ("[nc, [[10, 13], [10, 13, 16, 30]]]", "YN302"), ("[0, anchors]", "YN117"), ("[nc, [[10, 13]]]", "YN302")],
 )
 def test_detect_arguments(args: str, code: str) -> None:
     spec = (

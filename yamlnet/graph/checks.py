@@ -45,7 +45,7 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Argument ranges (YN107): what a declaration states about each argument's values
+# Argument ranges (YN117): what a declaration states about each argument's values
 
 
 def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
@@ -67,7 +67,7 @@ def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
         if problem:
             diags.append(
                 Diagnostic(
-                    "YN107",
+                    "YN117",
                     f"{decl.name} argument `{a.name}` {problem}",
                     arg_span(row, decl, a.name),
                     label=range_words(a) if outside else "",
@@ -409,7 +409,7 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     if "nc" in node.bound and (_int(nc) is None or nc < 1):
         diags.append(
             Diagnostic(
-                "YN107",
+                "YN117",
                 f"{node.decl.name}: the number of classes must be a whole number >= 1, not {nc!r}",
                 arg_span(node.row, node.decl, "nc"),
                 help="write `nc` (the spec's number of classes) or a number such as 80",

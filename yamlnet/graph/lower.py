@@ -113,7 +113,7 @@ def _unread_backbone_note(uses: list[tuple[Row, Ref]], numbering: str) -> Diagno
     listed = ", ".join(f"`{ref.text}` in layer {r.position + shift}" for r, ref in uses[:4]) + (", ..." if len(uses) > 4 else "")
     by_index = any(ref.row_name is None for _, ref in uses)
     return Diagnostic(
-        "YN105",
+        "YN210",
         "later rows take outputs of row 0, whose module is not known" + (": indices 0..4 are its outputs" if by_index else ""),
         uses[0][1].span,
         severity="note",
@@ -372,7 +372,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
             bound = decl.prepare(bound, len(ports))
         except (ValueError, TypeError) as e:
             diags.append(
-                Diagnostic("YN107", f"{decl.name}: {e}", row.args_span, help="check the arguments against the block's reference (`yamlnet blocks`)")
+                Diagnostic("YN118", f"{decl.name}: {e}", row.args_span, help="check the arguments against the block's reference (`yamlnet blocks`)")
             )
             node.ok = False
             return
@@ -412,7 +412,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
         diags.append(
             Diagnostic(
-                "YN107",
+                "YN118",
                 f"{decl.name}: cannot work out its output from these arguments ({e})",
                 row.args_span,
                 help="check the arguments against the block's reference (`yamlnet blocks`)",

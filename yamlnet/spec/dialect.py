@@ -167,6 +167,9 @@ def choose_scale(
                 f"the spec has no scale `{asked}`",
                 asked_span or scales_span,
                 help=f"its scales are {', '.join(scales)}",
+                fixes=tuple(Fix(f"use scale `{k}`", (Edit(asked_span, k),), "unsafe") for k in scales)
+                if asked_span and asked_span.end_line == asked_span.line
+                else (),
             )
         ]
     from_name = scale_from_name(file)

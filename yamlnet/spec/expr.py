@@ -182,7 +182,12 @@ class _Eval:
             elif d in ("neg", "pos"):
                 v = args[0][0]
                 if not _is_num(v):
-                    raise ExprError("YN107", f"`{'-' if d == 'neg' else '+'}` needs a number", _col(_first_token(t.children[0])))
+                    raise ExprError(
+                        "YN115",
+                        f"`{'-' if d == 'neg' else '+'}` needs a number",
+                        _col(_first_token(t.children[0])),
+                        help="a sign goes before a number or a name of one",
+                    )
                 values.append((self.check(-v if d == "neg" else v, _first_token(t.children[0])), 0))
             elif d in _BINOPS:
                 (a, da), (b, db) = args
@@ -213,9 +218,14 @@ class _Eval:
                 )
             return a + b
         if not (_is_num(a) and _is_num(b)):
-            raise ExprError("YN107", f"cannot apply `{_OPS[op]}` to {_kind(a)} and {_kind(b)}", _col(tok))
+            raise ExprError(
+                "YN115",
+                f"cannot apply `{_OPS[op]}` to {_kind(a)} and {_kind(b)}",
+                _col(tok),
+                help="arithmetic takes numbers (lists and text only repeat or join)",
+            )
         if op in ("truediv", "floordiv", "mod") and b == 0:
-            raise ExprError("YN107", "division by zero", _col(tok))
+            raise ExprError("YN115", "division by zero", _col(tok), help="divide by a number other than 0")
         if op == "mul" and abs(a) > 0 and abs(b) > self.limits.value_abs / abs(a):
             raise ExprError("YN506", f"the product is beyond the limit of {self.limits.value_abs:.3g}", _col(tok), help="specs use small numbers")
         try:
