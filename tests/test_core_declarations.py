@@ -42,7 +42,7 @@ def test_declaration_matches_signature(name: str) -> None:
             assert a.default == want, (name, a.name, a.default, want)
     assert all(p.default is not inspect.Parameter.empty for p in params[len(declared) :]), name
     assert decl.inputs in ("one", "join", "list") and decl.repeat in ("sequential", "arg", "none")
-    assert decl.role in ("layer", "join", "head", "backbone")
+    assert decl.role in ("layer", "join", "head", "backbone", "select")
 
 
 # values for required arguments of blocks that have them

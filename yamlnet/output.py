@@ -308,7 +308,7 @@ def layer_of(
         module=row.module,
         args=jsonable(list(row.args)),
         kwargs=jsonable(constructor_kwargs(decl, node.bound)) if node.bound else {},
-        params=(params or {}).get(node.position, 0 if decl.name == "Index" else None),
+        params=(params or {}).get(node.position, 0 if decl.role == "select" else None),
         gflops=None if fl is None else round(fl / 1e9, 6),
         channels=None if head or node.multi else node.out.channels,
         stride=None if head or node.multi else number(node.out.stride),

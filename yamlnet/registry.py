@@ -140,7 +140,7 @@ ScaleArgs = Callable[[dict[str, Any], Scaling], dict[str, Any]]  # (bound args, 
 
 _INPUTS = ("one", "join", "list")
 _REPEATS = ("sequential", "arg", "none")
-_ROLES = ("layer", "join", "head", "backbone")
+_ROLES = ("layer", "join", "head", "backbone", "select")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class BlockDecl:
       "arg" (passed to the constructor through the FILL_N argument), "none" (n must be 1).
     - `out_channels`: None for heads (Detect, Segment, Classify), whose output is not a feature map.
     - `taps`: for a multi-output block (a backbone), its outputs in the order its forward returns them.
-    - `role`: "layer", "join", "head" or "backbone".
+    - `role`: "layer", "join", "head", "backbone", or "select": a row that picks one output of a multi-output row
+      (Ultralytics' Index: YAML `[channels, k]`); it has no module, the output it picks stands for it.
     - `dialect`: None for a block every dialect knows; "yolov5" or "ultralytics" for one that only that
       dialect's files may name (a dialect's block wins over a shared one of the same name).
     - `scale_args`: scale-dependent argument changes (Ultralytics changes some arguments by scale letter).

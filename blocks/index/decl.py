@@ -19,5 +19,6 @@ declare(
     ),
     inputs="one",
     repeat="none",
+    role="select",
     doc="Pick output `index` of a multi-output row (Ultralytics' Index). YAML: [c2, index], e.g. [0, 1, Index, [128, 1]].",
 )

@@ -12,17 +12,18 @@ import operator
 import torch
 from torch import fx, nn
 
+from .. import registry
 from ..graph.ir import INPUT, IR, PortRef
 from .model import YamlnetModel
 
 
-def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetModel") -> YamlnetModel:
-    root = nn.Module()
-    container = nn.Module()
-    for pos in sorted(modules):
-        container.add_module(str(pos), modules[pos])
-    root.add_module("model", container)
+def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
+    """The one lowering of an IR: a torch.fx Graph with a placeholder `x` (and `text` when a block takes text
+    embeddings), one `call_module("model.{row}")` per row, a `getitem` per tap used, and the model's outputs.
+    The compiled model is this graph's generated code; the shape pass interprets the same graph.
 
+    Each call_module node carries `meta["row"]`; a tap's getitem carries `meta["tap"] = (row, name)`; the value
+    an Index row stands for carries its row in `meta["index_rows"]`."""
     graph = fx.Graph()
     x = graph.placeholder("x")
     values: dict[PortRef, fx.Node] = {PortRef(INPUT): x}
@@ -30,7 +31,7 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
     # embeddings as a second argument, "update" also returns the new ones (ImagePoolingAttn), "original" takes
     # those given to the model. They arrive as forward's optional second argument `text` (B, K, E); with None
     # each block uses its own placeholder (zeros), as the package does without a text model.
-    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
+    roles = roles if roles is not None else text_roles(ir)
     text = graph.placeholder("text", default_value=None) if any(roles.values()) else None
     current = text
 
@@ -41,12 +42,15 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
         node = ir.nodes[ref.node]
         k = list(node.taps).index(ref.tap)
         v = graph.create_node("call_function", operator.getitem, (base, k), name=f"{_name(ir, ref.node)}_{ref.tap}")
+        v.meta["tap"] = (ref.node, ref.tap)
         values[ref] = v
         return v
 
     for pos, node in ir.nodes.items():
-        if node.decl.name == "Index":
-            values[PortRef(pos)] = value(node.inputs[0])
+        if node.decl.role == "select":  # picks a tap of another row: no module, the tap's value stands for it
+            v = value(node.inputs[0])
+            v.meta.setdefault("index_rows", []).append(pos)
+            values[PortRef(pos)] = v
             continue
         ins = [value(p) for p in node.inputs]
         arg = ins[0] if node.decl.inputs == "one" else ins
@@ -54,6 +58,7 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
         extra = () if role is None else (text if role == "original" else current,)
         # names go through fx's namespace, which makes them unique (a row named `conv_1` beside row 1's Conv)
         out = graph.create_node("call_module", f"model.{pos}", (arg, *extra), name=_name(ir, pos))
+        out.meta["row"] = pos
         values[PortRef(pos)] = out
         if role == "update":
             current = out
@@ -61,8 +66,33 @@ def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetMo
     outs = [value(o) for o in ir.outputs]
     graph.output(outs[0] if len(outs) == 1 else tuple(outs))
     graph.lint()
-    gm = YamlnetModel(root, graph, class_name=class_name)
-    return gm
+    return graph
+
+
+def text_roles(ir: IR) -> dict[int, str | None]:
+    """How each row's block uses text embeddings (its class attribute `text_io`), read without building it."""
+    out: dict[int, str | None] = {}
+    for pos, node in ir.nodes.items():
+        if node.decl.role == "select" or not node.ok:
+            continue
+        out[pos] = getattr(registry.load_impl(node.decl), "text_io", None)
+    return out
+
+
+def module_root(modules: dict[int, nn.Module]) -> nn.Module:
+    """The module tree the graph's targets name: `model.{row}`."""
+    root = nn.Module()
+    container = nn.Module()
+    for pos in sorted(modules):
+        container.add_module(str(pos), modules[pos])
+    root.add_module("model", container)
+    return root
+
+
+def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetModel") -> YamlnetModel:
+    """The compiled model: the lowered graph's generated code over the row modules."""
+    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
+    return YamlnetModel(module_root(modules), lower_graph(ir, roles), class_name=class_name)
 
 
 def _name(ir: IR, pos: int) -> str:

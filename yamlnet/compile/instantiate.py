@@ -55,7 +55,7 @@ def instantiate(ir: IR, device: str | torch.device | None = None) -> dict[int, n
     ctx: Any = torch.device(device) if device is not None else contextlib.nullcontext()
     with activation(activation_factory(ir.spec.activation)), ctx:
         for pos, node in ir.nodes.items():
-            if node.decl.name == "Index":
+            if node.decl.role == "select":
                 continue
             modules[pos] = instantiate_node(node)
     return modules

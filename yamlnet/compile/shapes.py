@@ -132,7 +132,7 @@ def meta_modules(ir: IR, positions: Collection[int] | None = None) -> tuple[dict
     diags: list[Diagnostic] = []
     with activation(activation_factory(ir.spec.activation)), meta_construction():
         for pos, node in ir.nodes.items():
-            if node.decl.name == "Index" or not node.ok or (positions is not None and pos not in positions):
+            if node.decl.role == "select" or not node.ok or (positions is not None and pos not in positions):
                 continue
             try:
                 modules[pos] = instantiate_node(node)
@@ -610,7 +610,7 @@ def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS) -> 
                 return shapes, diags
             try:
                 ins = [value(p) for p in node.inputs]
-                if node.decl.name == "Index":
+                if node.decl.role == "select":
                     env[PortRef(pos)] = ins[0]
                     shapes[pos] = _shape_of(ins[0])
                     continue

@@ -15,11 +15,10 @@ from .. import registry
 from ..diagnostics import Diagnostic, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Ref, Row, Spec
+from ..spec.numbering import SEED_SLOTS, uses_seed_numbering
 from .bind import bind_args, scale_depth
 from .checks import check_args, check_graph, check_node
 from .ir import INPUT, IR, Node, Port, PortRef
-
-SEED_SLOTS = 5  # P1..P5
 
 
 def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
@@ -27,8 +26,7 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
     diags: list[Diagnostic] = []
     numbering: Literal["seeds", "rows"] = "rows"
     if rows and rows[0].position == 0:
-        d0 = registry.lookup(rows[0].module, spec.dialect)
-        if d0 is not None and d0.taps is not None and not any(r.module == "Index" for r in rows):
+        if uses_seed_numbering([r.module for r in rows], spec.dialect):
             numbering = "seeds"
     elif rows and _seeds_fit_better(rows):  # row 0 has an error (reported); its references tell how the rows count
         numbering = "seeds"
@@ -62,7 +60,7 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
             node.input_spans.append(ref.span)
         if node.ok:
             _infer(ir, node, limits, diags)
-        elif decl.name != "Index":
+        elif decl.role != "select":
             # an input is unusable (already reported): its channels and stride are unknown, so only this row's own
             # arguments are checked, never against invented input channels
             more = check_args(row, decl)
@@ -279,8 +277,8 @@ def _resolve(ir: IR, node: Node, ref: Ref, names: dict[str, int], diags: list[Di
         )
         return None
     if ref.tap is None:
-        if node.row.module == "Index":
-            return PortRef(position)  # Index picks one of the outputs itself
+        if node.decl.role == "select":
+            return PortRef(position)  # a selection row (Index) picks one of the outputs itself
         k = picked_output(node, ref)
         if k is not None:  # the row's pick argument (CBFuse's idx) names the output by position
             if 0 <= k < len(taps):
@@ -330,7 +328,7 @@ def picked_output(node: Node, ref: Ref) -> int | None:
 
 def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     spec, row, decl = ir.spec, node.row, node.decl
-    if decl.name == "Index":
+    if decl.role == "select":
         _infer_index(ir, node, diags)
         return
     ports = [ir.port(p) for p in node.inputs]

@@ -73,7 +73,7 @@ def _short(v: Any, depth: int = 0) -> str:
 
 def key_args(node: Node) -> list[str]:
     """The arguments the row wrote, by name (`c2=128`), after binding and width scaling."""
-    if node.decl.name == "Index":
+    if node.decl.role == "select":
         return [f"k={node.row.args[1]}"] if len(node.row.args) == 2 else []
     out: list[str] = []
     written = len(node.row.args)
@@ -179,7 +179,7 @@ def _row_label(facts: Facts, node: Node, border: str | None, detail: bool, own: 
         text = '<BR ALIGN="LEFT"/>'.join(_e(a) for a in args) + '<BR ALIGN="LEFT"/>'
         rows.append(f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><FONT POINT-SIZE="9">{text}</FONT></TD></TR>')
     measured = node.position in facts.params
-    params = _params_text(facts.params.get(node.position)) if node.decl.name != "Index" and measured else ""
+    params = _params_text(facts.params.get(node.position)) if node.decl.role != "select" and measured else ""
     errs = [d for d in own or [] if d.severity == "error"]
     if errs or not node.ok:
         codes = ", ".join(sorted({d.code for d in errs}))
@@ -255,9 +255,9 @@ def _faulty_rows(facts: Facts) -> dict[int, str]:
 def drawn_inputs(ir: IR, node: Node) -> list[PortRef]:
     """The inputs to draw for a row: the IR's, or for a row whose inputs the IR dropped after an error upstream,
     its `from` resolved leniently (whatever can be found, without judging it)."""
-    if len(node.inputs) == len(node.row.refs) or node.decl.name == "Index" and node.inputs:
+    if len(node.inputs) == len(node.row.refs) or node.decl.role == "select" and node.inputs:
         return list(node.inputs)
-    from ..graph.lower import SEED_SLOTS
+    from ..spec.numbering import SEED_SLOTS
 
     names = {n.row.name: pos for pos, n in ir.nodes.items() if n.row.name}
     by_index = {n.index: pos for pos, n in ir.nodes.items()}

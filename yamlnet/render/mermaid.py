@@ -62,7 +62,7 @@ def to_mermaid(facts: Facts) -> str:
                 stride = None
             else:
                 parts.append(
-                    f"{facts.output_text(node)} · /{stride_text(node.out.stride)}" + (f" · {ptext}" if ptext and node.decl.name != "Index" else "")
+                    f"{facts.output_text(node)} · /{stride_text(node.out.stride)}" + (f" · {ptext}" if ptext and node.decl.role != "select" else "")
                 )
                 stride = node.out.stride
             title = f"<b>{_q(index_label(ir, node))} {_q(node.row.module)}</b>" + (f" ×{node.n}" if node.n > 1 else "")

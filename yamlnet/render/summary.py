@@ -53,7 +53,7 @@ class Facts:
     @property
     def total_params(self) -> int | None:
         """All parameters, or None when a row could not be measured (a spec with errors)."""
-        if self.ir is None or any(pos not in self.params for pos, n in self.ir.nodes.items() if n.decl.name != "Index"):
+        if self.ir is None or any(pos not in self.params for pos, n in self.ir.nodes.items() if n.decl.role != "select"):
             return None
         return sum(self.params.values())
 

@@ -25,7 +25,7 @@ class LayerRow:
 
 def display_args(node: Node) -> list[Any]:
     """The constructor arguments as YOLOv5 prints them: filled values plus the arguments the row wrote."""
-    if node.decl.name == "Index":
+    if node.decl.role == "select":
         return list(node.row.args)
     out: list[Any] = []
     given = len(node.row.args)
@@ -90,7 +90,7 @@ def layer_rows(ir: IR, params: dict[int, int] | None = None, shapes: dict[int, A
                 position=pos,
                 from_=_fmt_from(node),
                 n=node.n,
-                params=(params or {}).get(pos, 0 if node.decl.name == "Index" else None),
+                params=(params or {}).get(pos, 0 if node.decl.role == "select" else None),
                 module=node.row.module,
                 args=str(display_args(node)),
                 shape=_fmt_shape((shapes or {}).get(pos)),

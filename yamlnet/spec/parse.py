@@ -20,13 +20,13 @@ from .dialect import detect as detect_dialect
 from .expr import ACTIVATIONS, ExprError, allowed_activation, evaluate, looks_like_code
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Header, Ref, Row, Spec
+from .numbering import SEED_SLOTS, uses_seed_numbering
 from .source import YNode, compose_tree, read_source
 
 ROW_KEYS = ("from", "number", "module", "args")
 _REF = re.compile(r"^\s*(?:(?P<row>-?\d+|[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?(?P<tap>[A-Za-z_][A-Za-z0-9_]*|-?\d+)\s*$")
 
 SECTIONS = ("backbone", "head", "activation")  # top-level keys read apart from the header
-SEED_SLOTS = 5  # a multi-output row 0 fills indices 0..4 in the seeds' numbering (see graph/lower.py)
 __all__ = ["ACTIVATIONS", "SECTIONS", "load_spec_with_diagnostics", "parse_tree"]
 
 
@@ -280,8 +280,7 @@ def _index_comments(src: SourceText, items: list[tuple[int, YNode]], rows: list[
     if items[0][0] == 0:
         if modules[0] is None or registry.lookup(modules[0], dialect) is None:
             return []  # row 0 unreadable: the numbering is unknown
-        d0 = registry.lookup(modules[0], dialect)
-        if d0 is not None and d0.taps is not None and "Index" not in modules:
+        if uses_seed_numbering(modules, dialect):
             shift = SEED_SLOTS - 1
     at = [RowAt(p, p + (shift if p > 0 else 0), item.span, m or "?") for (p, item), m in zip(items, modules, strict=True)]
     return check_index_comments(src, at, rows, fixed_slots=SEED_SLOTS if shift else 0)
