@@ -273,7 +273,7 @@ def test_torch_nn_in_activation_is_nn(tmp_path: Path) -> None:
 def test_front_end_fixes_for_row_keys_names_and_a_label_for_duplicate_keys(tmp_path: Path) -> None:
     text = "nc: 3\nwidth: 16\nbackbone:\n  - [-1, 1, Conv, [widht * 2, 3, 2]]\n  - {form: -1, module: Conv, args: [32, 3, 2]}\nnc: 4\n"
     diags = _diags(text, tmp_path)
-    dup = _one(diags, "YN102")
+    dup = _one(diags, "YN123")
     assert (dup.span.line, dup.span.column) == (6, 1)
     assert [(lb.span.line, lb.span.column, lb.text) for lb in dup.labels] == [(1, 1, "first given here")]
     name = _one(diags, "YN109")
@@ -282,4 +282,4 @@ def test_front_end_fixes_for_row_keys_names_and_a_label_for_duplicate_keys(tmp_p
     assert (key.span.line, key.span.column) == (5, 6) and key.fixes[0].applicability == "safe"
     fixed, after = _fixed(text, tmp_path, unsafe=True)
     assert "[widht" not in fixed and "{from: -1," in fixed
-    assert {d.code for d in after} == {"YN102"}  # which `nc` to keep is the user's call
+    assert {d.code for d in after} == {"YN123"}  # which `nc` to keep is the user's call

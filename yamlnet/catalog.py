@@ -64,17 +64,18 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN102",
         "error",
-        "the spec is not a mapping, or a key appears twice",
-        "A spec is a mapping of keys (nc, backbone, head, ...). A key written twice would silently keep only one of "
-        "its values in most YAML loaders; yamlnet refuses it. Remove or rename the duplicate.",
-        Example("nc: 3\nnc: 4\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (2, 1)),
+        "the spec is not a mapping of plain-word keys",
+        "A spec is a mapping of keys (nc, backbone, head, ...) to values. A file whose top level is a list or a "
+        "scalar, or a mapping key that is itself a list or mapping, is not a spec. Write `key: value` lines.",
+        Example("just a string\n", (1, 1)),
     ),
     Entry(
         "YN103",
         "error",
         "a row is not [from, number, module, args]",
         "Each row of backbone and head is a list of four items (or a mapping with `from`, `module`, `args` and "
-        "optional `number`, `name`). A missing item shifts the others, so the row is refused as a whole.",
+        "optional `number`, `name`), and `args` is a list. A missing item shifts the others, so the row is refused "
+        "as a whole.",
         Example("nc: 3\nbackbone:\n  - [-1, 1, Conv]\n", (3, 5)),
     ),
     Entry(
@@ -122,8 +123,9 @@ _ENTRIES: tuple[Entry, ...] = (
         "YN109",
         "error",
         "an unknown name in an expression",
-        "An expression uses a name that is neither a header key nor a spec variable. Define it at the top level of the spec or correct the spelling.",
-        Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [width * 16, 3, 2]]\n", (3, 20)),
+        "An expression uses a name that is neither a header key nor a spec variable. Define it at the top level of "
+        "the spec or correct the spelling (a name close to a defined one gets a fix).",
+        Example("nc: 3\nwidth: 16\nbackbone:\n  - [-1, 1, Conv, [widht * 2, 3, 2]]\n", (4, 20)),
     ),
     Entry(
         "YN110",
@@ -249,6 +251,42 @@ _ENTRIES: tuple[Entry, ...] = (
         Example("nc: 3\nbackbone:\n  - [-1, 1, MyBackbone, []]\nhead:\n  - [4, 1, Conv, [64, 1, 1]]\n  - [[-1, 3], 1, Concat, [1]]\n", (5, 6)),
     ),
     Entry(
+        "YN211",
+        "error",
+        "two rows have the same name",
+        "Rows refer to named rows by name, so a name given twice makes every reference to it ambiguous. Give each row its own name.",
+        Example(
+            "nc: 3\nbackbone:\n  - {name: stem, from: -1, module: Conv, args: [16, 3, 2]}\n"
+            "  - {name: stem, from: -1, module: Conv, args: [32, 3, 2]}\n",
+            (4, 5),
+        ),
+    ),
+    Entry(
+        "YN212",
+        "error",
+        "a block given the wrong number or kind of inputs",
+        "A single-input block (Conv) given a list of rows, or a selection row (Index) whose input is not one "
+        "multi-output row, cannot be built. Give one input, or join several with Concat first.",
+        Example(_TINY + "  - [[-1, 0], 1, Conv, [32, 3, 2]]\n", (4, 6)),
+    ),
+    Entry(
+        "YN123",
+        "error",
+        "a key appears twice in a mapping",
+        "Most YAML loaders silently keep the last of two values for one key, so the spec means something other "
+        "than one of the lines says. yamlnet refuses it and labels where the key was first given; remove or "
+        "rename one of them.",
+        Example("nc: 3\nnc: 4\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (2, 1)),
+    ),
+    Entry(
+        "YN124",
+        "error",
+        "a block that cannot be repeated has `number` > 1",
+        "Some blocks (multi-output projections, fusions, selections) cannot be stacked as n copies, since a copy "
+        "could not take the previous one's outputs. Set number to 1, or write the rows out.",
+        Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 2, CBLinear, [[16, 32]]]\n", (4, 10)),
+    ),
+    Entry(
         "YN201",
         "error",
         "`from` points outside the spec",
@@ -299,10 +337,10 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN207",
         "error",
-        "a `from` that is not a row index or tap, or the wrong number of inputs",
-        "`from` is an index, a row name, `ROW.TAP`, or a list of those. A single-input block (Conv) given a list of "
-        "two, or a join given one input, cannot be built.",
-        Example(_TINY + "  - [[-1, 0], 1, Conv, [32, 3, 2]]\n", (4, 6)),
+        "a `from` that is not a row index or tap",
+        "`from` is an index, a row name, `ROW.TAP`, or a non-empty list of those. Anything else (a fraction, an "
+        "empty list, a mapping) names no row. Write the index of the row to take.",
+        Example(_TINY + "  - [1.5, 1, Conv, [32, 3, 2]]\n", (4, 6)),
     ),
     Entry(
         "YN208",

@@ -42,7 +42,7 @@ def lower(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> IR:
     for r in rows:
         if r.name:
             if r.name in seen_names:
-                diags.append(Diagnostic("YN208", f"two rows are named `{r.name}`", r.span, help="give each row its own name"))
+                diags.append(Diagnostic("YN211", f"two rows are named `{r.name}`", r.span, help="give each row its own name"))
             seen_names[r.name] = r.span
 
     for row in rows:
@@ -340,7 +340,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
     if decl.inputs == "one" and len(ports) != 1:
         diags.append(
             Diagnostic(
-                "YN207",
+                "YN212",
                 f"{decl.name} takes one input; `from` lists {len(ports)}",
                 row.from_span,
                 help="give one row index, or use Concat to join several",
@@ -350,7 +350,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         return
     n = scale_depth(row.number, spec.depth_multiple)
     if n > 1 and decl.repeat == "none":
-        diags.append(Diagnostic("YN106", f"{decl.name} cannot be repeated (number is {row.number})", row.number_span, help="set number to 1"))
+        diags.append(Diagnostic("YN124", f"{decl.name} cannot be repeated (number is {row.number})", row.number_span, help="set number to 1"))
         node.ok = False
         return
     node.n = n
@@ -438,7 +438,7 @@ def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     if len(node.inputs) != 1 or not ir.nodes.get(node.inputs[0].node) or not ir.nodes[node.inputs[0].node].multi:
         diags.append(
             Diagnostic(
-                "YN207",
+                "YN212",
                 "Index takes one multi-output row as its input",
                 row.from_span,
                 help="e.g. `[0, 1, Index, [128, 1]]` after a backbone in row 0",

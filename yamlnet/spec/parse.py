@@ -502,7 +502,7 @@ def _parse_row(
     elif isinstance(a_node.value, list):
         a_items = a_node.value
     else:
-        diags.append(Diagnostic("YN106", "`args` must be a list", a_node.span, help="e.g. [64, 3, 2]; [] for none"))
+        diags.append(Diagnostic("YN103", "`args` must be a list", a_node.span, help="e.g. [64, 3, 2]; [] for none"))
         return None
     for a in a_items:
         try:

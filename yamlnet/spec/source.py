@@ -229,7 +229,7 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
                 first = out[ks].key_span
                 diags.append(
                     Diagnostic(
-                        "YN102",
+                        "YN123",
                         f"duplicate key `{ks}`",
                         key.span,
                         labels=(Label(first, "first given here"),) if first is not None else (),
