@@ -193,7 +193,7 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
         if g < 1:
             diags.append(
                 Diagnostic(
-                    "YN303",
+                    "YN117",
                     f"{node.label}: `{name}` is {g}; groups must be >= 1",
                     span,
                     help=f"write `{name}` = 1 (no groups) or a divisor of the channels",
