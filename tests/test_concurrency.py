@@ -53,11 +53,12 @@ def test_two_validations_in_two_threads_give_their_own_results() -> None:
 
 def test_caches_belong_to_the_analysis() -> None:
     """What the shape pass and the size search keep lives in the IR, not in module globals."""
-    a = yamlnet.validate(SPECS / "yolov5n.yaml", imgsz=["640", "320"])
-    b = yamlnet.validate(SPECS / "yolov5s.yaml", imgsz="640")
+    a = yamlnet.validate(SPECS / "yolov5n.yaml", imgsz=["640", "320"], deep=True)
+    b = yamlnet.validate(SPECS / "yolov5s.yaml", imgsz="640", deep=True)
     c = yamlnet.validate(SPECS / "yolov5s.yaml", imgsz="650")  # not a multiple of 32: the nearest sizes are searched
     assert a.ir is not None and b.ir is not None and c.ir is not None
-    assert "shape_modules" in a.ir.cache and "shape_modules" in b.ir.cache
-    assert a.ir.cache["shape_modules"] is not b.ir.cache["shape_modules"]
+    key = ("meta_graph", None, True)  # every row built on meta, once for both sizes
+    assert key in a.ir.cache and key in b.ir.cache
+    assert a.ir.cache[key] is not b.ir.cache[key]
     assert c.ir.cache["nearest_sizes"] == {650: (640, 672)}
     assert "nearest_sizes" not in b.ir.cache

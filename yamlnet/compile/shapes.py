@@ -1,13 +1,15 @@
-"""The shape pass: build every block on the meta device (no weight memory), propagate a meta tensor, and
-turn whatever a block raises into a diagnostic on its row. Also used for summaries and parameter counts.
+"""The shape pass: interpret the lowered graph (`codegen.lower_graph`, the same graph the compiled model's code
+is generated from) on meta tensors, with the blocks built on the meta device (no weight memory), and turn
+whatever a block raises into a diagnostic on its row. Also used for summaries and parameter counts.
 
-Speed matters (validation should cost a small fraction of a real build), so the pass
-- builds the blocks under a torch-function mode that puts new tensors on the meta device and skips the
+Speed matters (validation should cost a small fraction of a real build), so
+- rows whose declarations give their shapes (`static_shapes`) are not built at all in validation: the
+  interpreter returns meta tensors of the declared shapes for them (`shape_facts`; `--deep` builds all);
+- blocks are built under a torch-function mode that puts new tensors on the meta device and skips the
   in-place initialisers (on meta tensors they have nothing to initialise);
-- runs the rows in order itself (the same calling protocol as the generated code) instead of generating a
-  GraphModule, with autograd off;
-- lets shape-preserving normalisations and activations check their input and return it, instead of
-  dispatching to the meta kernels (BatchNorm's meta path costs milliseconds per call).
+- the graph is interpreted (torch.fx's Interpreter, facts in `node.meta["shape"]`), not compiled to code;
+- shape-preserving normalisations and activations check their input and return it, instead of dispatching
+  to the meta kernels (BatchNorm's meta path costs milliseconds per call); not when FLOPs are counted.
 Results are compared with the static inference: channels and strides that disagree are reported (YN306).
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,9 +26,9 @@ from torch import fx, nn
 from torch.overrides import TorchFunctionMode
 
 from ..diagnostics import Diagnostic
-from ..graph.ir import INPUT, IR, Node, PortRef
+from ..graph.ir import IR, Node, PortRef
 from ..spec.limits import DEFAULT_LIMITS, Limits
-from .codegen import generate
+from .codegen import generate, lower_graph, module_root
 from .context import activation
 from .instantiate import activation_factory, instantiate_node
 
@@ -150,16 +153,13 @@ def meta_modules(ir: IR, positions: Collection[int] | None = None) -> tuple[dict
 
 
 def meta_model(ir: IR) -> tuple[fx.GraphModule | None, list[Diagnostic], dict[int, nn.Module]]:
-    """The model built on the meta device; construction errors become diagnostics."""
-    modules, diags = meta_modules(ir)
-    if diags:
-        return None, diags, modules
-    gm = generate(ir, modules)
-    for node in ir.heads():
-        m = gm.get_submodule(f"model.{node.position}")
-        if hasattr(m, "bind_strides"):
-            m.bind_strides([float(s) for s in node.in_strides if s is not None])
-    return gm, [], modules
+    """The model built on the meta device (as built, no shape-only shortcuts: FLOPs can be counted on it);
+    construction errors become diagnostics. Built once per IR: the shape pass of a summary runs on the same
+    modules (`shape_pass(..., fast=False)`)."""
+    mg = meta_graph(ir, fast=False)
+    if mg.diagnostics:
+        return None, mg.diagnostics, mg.modules
+    return generate(ir, mg.modules), [], mg.modules
 
 
 def meta_params(ir: IR) -> dict[int, int]:
@@ -175,10 +175,10 @@ def _count(m: nn.Module) -> int:
 def check_params(ir: IR, limits: Limits = DEFAULT_LIMITS, params: dict[int, int] | None = None) -> list[Diagnostic]:
     """The total parameter count against limits.params, counted on meta (never allocated): YN507."""
     if params is None:
-        modules, diags = _shape_modules(ir)
-        if diags:
-            return diags
-        params = {pos: _count(m) for pos, m in modules.items()}
+        mg = meta_graph(ir)
+        if mg.diagnostics:
+            return mg.diagnostics
+        params = {pos: _count(m) for pos, m in mg.modules.items()}
     total = sum(params.values())
     if total <= limits.params:
         return []
@@ -550,14 +550,31 @@ class _ShapeOps(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
-    """The IR's blocks on the meta device, built once per IR (kept in its cache) so that several input sizes
-    share one construction."""
-    if "shape_modules" in ir.cache:
-        return ir.cache["shape_modules"]  # type: ignore[no-any-return]
-    modules, diags = meta_modules(ir)
+@dataclass
+class MetaGraph:
+    """The lowered graph of an IR with (some of) its rows built on the meta device: what the shape
+    interpreter runs. `modules` holds the rows that were built; the others are taken from declarations."""
+
+    graph: fx.Graph
+    root: nn.Module
+    modules: dict[int, nn.Module]
+    diagnostics: list[Diagnostic]
+
+
+def meta_graph(ir: IR, positions: Collection[int] | None = None, fast: bool = True) -> MetaGraph:
+    """The IR lowered once (`lower_graph`) with the rows at `positions` (all when None) built on the meta
+    device, heads bound to their strides. `fast` lets shape-preserving layers skip their meta kernels (shapes
+    only; a FLOPs count needs `fast=False`). Kept in the IR's cache: several input sizes, the parameter check
+    and a summary's FLOPs count share one construction."""
+    key = ("meta_graph", None if positions is None else frozenset(positions), fast)
+    if key in ir.cache:
+        return ir.cache[key]  # type: ignore[no-any-return]
+    if fast and positions is None and ("meta_graph", None, False) in ir.cache:
+        return ir.cache[("meta_graph", None, False)]  # type: ignore[no-any-return]  # as built serves shapes too
+    modules, diags = meta_modules(ir, positions)
     for m in modules.values():
-        _fast_forwards(m)
+        if fast:
+            _fast_forwards(m)
         m.eval()
     for node in ir.heads():
         m = modules.get(node.position)
@@ -573,167 +590,147 @@ def _shape_modules(ir: IR) -> tuple[dict[int, nn.Module], list[Diagnostic]]:
                         help="give the head one input per level, in increasing stride",
                     )
                 )
-    ir.cache["shape_modules"] = (modules, diags)
-    return modules, diags
+    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
+    roles.update({pos: None for pos in ir.nodes if pos not in roles})
+    mg = MetaGraph(lower_graph(ir, roles), module_root(modules), modules, diags)
+    ir.cache[key] = mg
+    return mg
 
 
-def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS) -> tuple[dict[int, Any], list[Diagnostic]]:
-    """Output shapes of every row at input size hw (position -> shape or list of shapes), and diagnostics.
+class _RowFailed(Exception):
+    def __init__(self, diag: Diagnostic):
+        self.diag = diag
+
+
+class ShapeInterpreter(fx.Interpreter):
+    """Runs the lowered graph on meta tensors: each built row's module is called (its output compared with its
+    declaration, YN306); a row in `declared` returns meta tensors of the shapes its declaration gives, without
+    a module. The shape of every value is stored in its node's `meta["shape"]` (as torch.fx's ShapeProp does)
+    and collected per row; the first row that fails stops the run with a diagnostic on that row (YN405)."""
+
+    def __init__(self, ir: IR, mg: MetaGraph, hw: tuple[int, int], declared: Collection[int] = ()) -> None:
+        super().__init__(mg.root, graph=mg.graph)
+        self.ir, self.hw, self.declared = ir, hw, set(declared)
+        self.sizes: dict[PortRef, tuple[int, int]] = {}
+        if self.declared:
+            from ..graph.sizes import propagate
+
+            self.sizes = propagate(ir, hw)
+        self.shapes: dict[int, Any] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def static(self, ref: PortRef) -> tuple[int, ...] | None:
+        port = self.ir.port(ref)
+        hw = self.sizes.get(ref)
+        return None if port.channels is None or hw is None else (1, port.channels, hw[0], hw[1])
+
+    def run_shapes(self) -> tuple[dict[int, Any], list[Diagnostic]]:
+        x = torch.empty(1, self.ir.spec.ch, self.hw[0], self.hw[1], device="meta")
+        try:
+            with torch.no_grad(), _ShapeOps():
+                self.run(x)
+        except _RowFailed as e:
+            self.diagnostics.append(e.diag)
+        return self.shapes, self.diagnostics
+
+    def run_node(self, n: fx.Node) -> Any:
+        try:
+            if "tap" in n.meta:  # a tap of a multi-output row: the row must have returned that many values
+                base = self.env[n.args[0]]  # type: ignore[index]
+                if not isinstance(base, (list, tuple)) or len(base) <= n.args[1]:  # type: ignore[operator]
+                    raise _TapError(self.ir.nodes[n.meta["tap"][0]], n.meta["tap"][1], base)
+            out = super().run_node(n)
+        except (_RowFailed, _Unknown):
+            raise
+        except _TapError as e:
+            src = e.node
+            raise _RowFailed(
+                Diagnostic(
+                    "YN306",
+                    f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns {_describe(e.out)}",
+                    src.row.span,
+                    help="the block's declaration disagrees with its implementation; fix the declaration's taps",
+                )
+            ) from None
+        except Exception as e:  # any failure of a block becomes a diagnostic on its row
+            pos = n.meta.get("row", n.meta.get("tap", (None,))[0])
+            node = self.ir.nodes.get(pos) if pos is not None else None
+            if node is None:
+                raise
+            raise _RowFailed(
+                Diagnostic(
+                    "YN405",
+                    f"at input {self.hw[0]}x{self.hw[1]}, {node.label} fails: {_one_line(e)}",
+                    node.row.span,
+                    help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels",
+                )
+            ) from None
+        n.meta["shape"] = _shape_of(out)
+        if "row" in n.meta:
+            self.shapes[n.meta["row"]] = n.meta["shape"]
+        for pos in n.meta.get("index_rows", ()):
+            self.shapes[pos] = n.meta["shape"]
+        return out
+
+    def call_module(self, target: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+        pos = int(str(target).rsplit(".", 1)[1])
+        node = self.ir.nodes[pos]
+        if pos in self.declared:
+            if node.decl.role == "head":
+                return None
+            if node.multi:
+                return [self._empty(PortRef(pos, t)) for t in node.taps]
+            return self._empty(PortRef(pos))
+        out = super().call_module(target, args, kwargs)
+        first = args[0]
+        ins = list(first) if node.decl.inputs != "one" and isinstance(first, (list, tuple)) else [first]
+        self.diagnostics += _compare(self.ir, node, ins, out)
+        return out
+
+    def _empty(self, ref: PortRef) -> torch.Tensor:
+        shape = self.static(ref)
+        if shape is None:
+            raise _Unknown
+        return torch.empty(shape, device="meta")
+
+
+def shape_pass(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, fast: bool = True) -> tuple[dict[int, Any], list[Diagnostic]]:
+    """Output shapes of every row at input size hw (position -> shape or list of shapes), and diagnostics,
+    running every block on meta tensors (the lowered graph, interpreted).
 
     Also checks the total parameter count (YN507) and compares channels and strides with the static
     inference (YN306). A block that raises stops the pass with a diagnostic on its row (YN405)."""
-    modules, diags = _shape_modules(ir)
-    diags = list(diags)
+    mg = meta_graph(ir, fast=fast)
+    if mg.diagnostics:
+        return {}, list(mg.diagnostics)
+    diags = check_params(ir, limits, {pos: _count(m) for pos, m in mg.modules.items()})
     if diags:
         return {}, diags
-    diags += check_params(ir, limits, {pos: _count(m) for pos, m in modules.items()})
-    if diags:
-        return {}, diags
-    label = f"{hw[0]}x{hw[1]}"
-    shapes: dict[int, Any] = {}
-    env: dict[PortRef, Any] = {PortRef(INPUT): torch.empty(1, ir.spec.ch, hw[0], hw[1], device="meta")}
-
-    def value(ref: PortRef) -> Any:
-        if ref in env:
-            return env[ref]
-        node = ir.nodes[ref.node]
-        out = env[PortRef(ref.node)]
-        k = list(node.taps).index(ref.tap)
-        if not isinstance(out, (list, tuple)) or len(out) <= k:
-            raise _TapError(node, ref.tap, out)
-        env[ref] = out[k]
-        return out[k]
-
-    with torch.no_grad(), _ShapeOps():
-        for pos, node in ir.nodes.items():
-            if not node.ok:
-                return shapes, diags
-            try:
-                ins = [value(p) for p in node.inputs]
-                if node.decl.role == "select":
-                    env[PortRef(pos)] = ins[0]
-                    shapes[pos] = _shape_of(ins[0])
-                    continue
-                out = modules[pos](ins[0] if node.decl.inputs == "one" else ins)
-            except _TapError as e:
-                src = e.node
-                diags.append(
-                    Diagnostic(
-                        "YN306",
-                        f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns {_describe(e.out)}",
-                        src.row.span,
-                        help="the block's declaration disagrees with its implementation; fix the declaration's taps",
-                    )
-                )
-                return shapes, diags
-            except Exception as e:  # any failure of a block becomes a diagnostic on its row
-                diags.append(
-                    Diagnostic(
-                        "YN405",
-                        f"at input {label}, {node.label} fails: {_one_line(e)}",
-                        node.row.span,
-                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels",
-                    )
-                )
-                return shapes, diags
-            env[PortRef(pos)] = out
-            shapes[pos] = _shape_of(out)
-            diags += _compare(ir, node, ins, out)
-    return shapes, diags
+    return ShapeInterpreter(ir, mg, hw).run_shapes()
 
 
 def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, deep: bool = False) -> tuple[dict[int, Any], list[Diagnostic]]:
     """Output shapes of every row at input size hw, and diagnostics, trusting the declarations that tests check.
 
     Rows whose block declares `static_shapes` take (1, C, H, W) from the static inference (channels and strides
-    from the declaration, sizes from `propagate`); only the other rows (user blocks, timm backbones) are built
-    on the meta device and run on meta tensors of their static input shapes, their outputs compared with their
-    declarations (YN306). Heads with static shapes report None (their outputs are not feature maps).
-    `deep=True` runs every block (`shape_pass`), which also checks the parameter limit."""
+    from the declaration, sizes from `propagate`) without being built; the other rows (user blocks, timm
+    backbones) are built on the meta device and run on meta tensors, their outputs compared with their
+    declarations (YN306). Heads with static shapes report None (their outputs are not feature maps). Both
+    kinds run through one interpreter of the lowered graph. `deep=True` builds and runs every block
+    (`shape_pass`), which also checks the parameter limit."""
     if deep:
         return shape_pass(ir, hw, limits)
-    from ..graph.sizes import propagate
-
-    sizes = propagate(ir, hw)
-
-    def static(ref: PortRef) -> tuple[int, ...] | None:
-        port = ir.port(ref)
-        hw_ = sizes.get(ref)
-        return None if port.channels is None or hw_ is None else (1, port.channels, hw_[0], hw_[1])
-
-    untrusted = {pos for pos, n in ir.nodes.items() if n.ok and not n.decl.shapes_static(n.bound)}
-    shapes: dict[int, Any] = {}
-    for pos, node in ir.nodes.items():
-        if node.decl.role == "head" and pos not in untrusted:
-            shapes[pos] = None
-        elif node.multi:
-            shapes[pos] = [static(PortRef(pos, t)) for t in node.taps]
-        else:
-            shapes[pos] = static(PortRef(pos))
-    if not untrusted:
-        return shapes, []
-    if "partial_modules" not in ir.cache:
-        modules, diags = meta_modules(ir, untrusted)
-        for m in modules.values():
-            _fast_forwards(m)
-            m.eval()
-        for node in ir.heads():
-            m = modules.get(node.position)
-            if m is not None and hasattr(m, "bind_strides") and all(s is not None for s in node.in_strides):
-                m.bind_strides([float(s) for s in node.in_strides if s is not None])
-        ir.cache["partial_modules"] = (modules, diags)
-    modules, diags = ir.cache["partial_modules"]
-    diags = list(diags)
-    if diags:
-        return shapes, diags
-    label = f"{hw[0]}x{hw[1]}"
-    real: dict[PortRef, Any] = {}
-
-    def value(ref: PortRef) -> Any:
-        if ref in real:
-            return real[ref]
-        if ref.node in untrusted and ref.tap is not None:
-            out, k = real[PortRef(ref.node)], list(ir.nodes[ref.node].taps).index(ref.tap)
-            if not isinstance(out, (list, tuple)) or len(out) <= k:
-                raise _TapError(ir.nodes[ref.node], ref.tap, out)
-            return out[k]
-        shape = static(ref) if ref.node != INPUT else (1, ir.spec.ch, hw[0], hw[1])
-        if shape is None:
-            raise _Unknown
-        return torch.empty(shape, device="meta")
-
-    with torch.no_grad(), _ShapeOps():
-        for pos in sorted(untrusted):
-            node = ir.nodes[pos]
-            try:
-                ins = [value(p) for p in node.inputs]
-                out = modules[pos](ins[0] if node.decl.inputs == "one" else ins)
-            except _Unknown:
-                continue
-            except _TapError as e:
-                src = e.node
-                diags.append(
-                    Diagnostic(
-                        "YN306",
-                        f"{src.label} is declared with {len(src.taps)} outputs ({', '.join(src.taps)}) but returns {_describe(e.out)}",
-                        src.row.span,
-                        help="the block's declaration disagrees with its implementation; fix the declaration's taps",
-                    )
-                )
-                return shapes, diags
-            except Exception as e:
-                diags.append(
-                    Diagnostic(
-                        "YN405",
-                        f"at input {label}, {node.label} fails: {_one_line(e)}",
-                        node.row.span,
-                        help="check the input size against this block's needs (try a multiple of 32 or 64) and its input channels",
-                    )
-                )
-                return shapes, diags
-            real[PortRef(pos)] = out
-            shapes[pos] = _shape_of(out)
-            diags += _compare(ir, node, ins, out)
+    declared = {pos for pos, n in ir.nodes.items() if n.ok and n.decl.shapes_static(n.bound)}
+    untrusted = [pos for pos, n in ir.nodes.items() if n.ok and pos not in declared and n.decl.role != "select"]
+    mg = meta_graph(ir, untrusted)
+    if mg.diagnostics:
+        return {}, list(mg.diagnostics)
+    try:
+        shapes, diags = ShapeInterpreter(ir, mg, hw, declared).run_shapes()
+    except _Unknown:
+        return {}, []
+    for pos in ir.nodes:
+        shapes.setdefault(pos, None)
     return shapes, diags
 
 

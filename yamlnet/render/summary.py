@@ -141,7 +141,7 @@ def collect(
         return facts
     from ..compile.shapes import meta_model, shape_pass
 
-    facts.shapes, sdiags = shape_pass(ir, hw, limits)
+    facts.shapes, sdiags = shape_pass(ir, hw, limits, fast=False)  # the modules the FLOPs count runs on, built once
     facts.diagnostics += sdiags
     gm, mdiags, mods = meta_model(ir)
     facts.diagnostics += [d for d in mdiags if d not in sdiags]
