@@ -121,6 +121,9 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
                         arg_span(row, decl, a.name),
                         label=f"{c1} channels arrive here",
                         help=f"write {c1} (or None to take the arriving channels)",
+                        fixes=(Fix(f"write {c1}", (Edit(arg_span(row, decl, a.name), str(c1)),)),)
+                        if arg_span(row, decl, a.name).end_line == arg_span(row, decl, a.name).line > 0
+                        else (),
                     )
                 )
             bound[a.name] = c1
