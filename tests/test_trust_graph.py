@@ -210,3 +210,91 @@ def test_huge_imgsz_is_a_usage_error(capsys: pytest.CaptureFixture[str], command
     out = capsys.readouterr()
     assert "`100000` is larger than the largest input size yamlnet checks (16,384)" in out.err
     assert "YN507" not in out.err + out.out and "backbone" not in out.err
+
+
+# --- item 7: argument errors at their own row and argument; declarations state ranges ---------------------------
+
+ROW3 = "[-1, 1, Conv, [256, 3, 2]],     # 3"
+
+
+@pytest.mark.parametrize(
+    ("row3", "column", "message"),
+    [
+        ("[-1, 1, Conv, [256, 3, 0]],     # 3", 28, "Conv argument `s` is 0; it must be >= 1"),  # was YN403 on Detect
+        ("[-1, 1, Conv, [256, 0, 2]],     # 3", 25, "Conv argument `k` is 0; it must be >= 1"),  # was YN405 on a Concat
+        (
+            "[-1, 1, Conv, [256, 3, 2, 500]],     # 3",
+            31,
+            "Conv argument `p` is 500; a kernel of 3 takes at most 1: more only adds zeros around the output, "
+            "which then grows instead of keeping its stride",
+        ),
+        ("[-1, 1, Conv, [256, 3, 2, None, 0]],     # 3", 37, "Conv argument `g` is 0; it must be >= 1"),
+        ("[-1, 1, Conv, [256, [3, 0], 2]],     # 3", 25, "Conv argument `k` is 0; it must be >= 1"),
+    ],
+)
+def test_conv_argument_errors_at_the_argument(tmp_path: Path, row3: str, column: int, message: str) -> None:
+    spec = _spec(tmp_path, YOLOV5S, (ROW3, row3))
+    report = yamlnet.validate(spec)
+    assert _where(report.diagnostics) == [("YN117", 17, column)]
+    [d] = report.diagnostics
+    assert d.message == message and d.help.startswith("the arguments are Conv[c2, k=1, s=1, p=None, g=1, d=1, act=True]")
+
+
+def test_concat_dimension_at_the_argument(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, YOLOV5S, (ROW12, ROW12.replace("[1]]", "[2]]")))
+    report = yamlnet.validate(spec)
+    assert _where(report.diagnostics) == [("YN117", 30, 27)]  # was YN306 on "the declaration"
+    [d] = report.diagnostics
+    assert (d.message, d.label) == ("Concat argument `dimension` is 2; it must be 1", "allowed: 1")
+
+
+TORCH_ROWS = """\
+nc: 3
+backbone:
+  - [-1, 1, nn.Conv2d, [3, 16, 3, 2, 1]]
+  - [-1, 1, nn.MaxPool2d, [3, 2, 2]]
+  - [-1, 1, nn.ConvTranspose2d, [16, 2, 2, 0, 2]]
+  - [-1, 1, nn.Upsample, [None, 0]]
+  - [-1, 1, nn.Dropout, [1.5]]
+"""
+
+
+def test_torch_nn_argument_ranges(tmp_path: Path) -> None:
+    spec = tmp_path / "torch.yaml"
+    spec.write_text(TORCH_ROWS)
+    report = yamlnet.validate(spec, static=True)
+    assert [(d.code, d.span.line, d.span.column, d.message) for d in report.errors] == [
+        (
+            "YN117",
+            4,
+            34,
+            "nn.MaxPool2d argument `padding` is 2; a kernel of 3 takes at most 1 (half the kernel): more only adds zeros around the output",
+        ),
+        ("YN117", 5, 47, "nn.ConvTranspose2d argument `output_padding` is 2; it must be smaller than the stride (2) or the dilation (1)"),
+        ("YN117", 6, 33, "nn.Upsample argument `scale_factor` is 0; it must be > 0"),
+        ("YN117", 7, 26, "nn.Dropout argument `p` is 1.5; it must be <= 1"),
+    ]
+    assert not any("Fraction" in d.message or "division" in d.message for d in report.diagnostics)
+
+
+def test_blocks_lists_the_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blocks", "nn.MaxPool2d"]) == 0
+    out = capsys.readouterr().out
+    assert "  kernel_size: int|list (allowed: 1 or more) - kernel size\n" in out
+    assert "  padding: int|list (allowed: 0 or more) - padding, at most half the kernel\n" in out
+
+
+def test_every_declared_default_is_in_its_range() -> None:
+    from yamlnet import registry
+    from yamlnet.graph.checks import _range_problem
+
+    checked = 0
+    for (dialect, name), decl in registry._DECLS.items() if hasattr(registry, "_DECLS") else []:
+        values = {a.name: a.default for a in decl.yaml_args()}
+        for a in decl.yaml_args():
+            if a.default is registry.REQUIRED or a.default is None:
+                continue
+            problem, _ = _range_problem(a, a.default, values)
+            assert not problem, f"{dialect}/{name}: default {a.name}={a.default!r} {problem}"
+            checked += a.low is not None or a.high is not None or a.valid is not None
+    assert checked >= 40
