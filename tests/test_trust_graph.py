@@ -289,7 +289,8 @@ def test_every_declared_default_is_in_its_range() -> None:
     from yamlnet.graph.checks import _range_problem
 
     checked = 0
-    for (dialect, name), decl in registry._DECLS.items() if hasattr(registry, "_DECLS") else []:
+    for decl in registry.declarations():
+        dialect, name = decl.dialect, decl.name
         values = {a.name: a.default for a in decl.yaml_args()}
         for a in decl.yaml_args():
             if a.default is registry.REQUIRED or a.default is None:
