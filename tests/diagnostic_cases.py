@@ -169,7 +169,13 @@ EXTRA: list[Case] = [
     Case("YN107", "an activation where a block takes none", TINY + "  - [-1, 1, nn.MaxPool2d, [nn.ReLU()]]\n", (4, 28)),
     Case("YN115", "an operator on a number and a word", "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16 + 'a', 3, 2]]\n", (3, 25)),
     Case("YN116", "a fractional number", "nc: 3\nbackbone:\n  - [-1, 1.5, Conv, [16, 3, 2]]\n", (3, 10)),
-    Case("YN117", "a kernel size of 0 (a declared range)", TINY + "  - [-1, 1, Conv, [32, 0, 2]]\n", (4, 24)),
+    Case(
+        "YN117",
+        "a head's class count below 1",
+        "nc: 3\nanchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\n"
+        "head:\n  - [[0, 1, 2], 1, Detect, [0, anchors]]\n",
+        (8, 29),
+    ),
     Case("YN117", "nn.Conv2d groups of 0", TINY + "  - [-1, 1, nn.Conv2d, [16, 32, 3, 1, 1, 1, 0]]\n", (4, 45)),
     Case("YN118", "a backbone feature that does not exist", "nc: 3\nbackbone:\n  - [-1, 1, TimmBackbone, [resnet18, False, [1, 9]]]\n", (3, 27)),
     Case("YN511", "build refuses a missing weights file", "nc: 3\nbackbone:\n  - [-1, 1, EfficientViT_M0, [m0.pth]]\n", (3, 5), via="build"),

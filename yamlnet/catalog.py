@@ -189,13 +189,10 @@ _ENTRIES: tuple[Entry, ...] = (
         "YN117",
         "error",
         "an argument outside its allowed range",
-        "The argument has the right type, but a value the block cannot use: a class count below 1, or a value "
-        "outside the range the block declares for it. Write a value in the range the message gives.",
-        Example(
-            "nc: 3\nanchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\n"
-            "head:\n  - [[0, 1, 2], 1, Detect, [0, anchors]]\n",
-            (8, 29),
-        ),
+        "The argument has the right type, but a value the block cannot use: a kernel or stride of 0, groups below 1, "
+        "a class count below 1, a dropout probability above 1; the ranges are part of each block's declaration "
+        "(`yamlnet blocks NAME` shows them). Write a value in the range the message gives.",
+        Example(_TINY + "  - [-1, 1, Conv, [32, 0, 2]]\n", (4, 24)),
     ),
     Entry(
         "YN118",
