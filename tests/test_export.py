@@ -17,6 +17,7 @@ from conftest import SPECS
 
 import yamlnet
 from yamlnet.cli import main
+from yamlnet.compile.model import restore_model
 from yamlnet.export import ExportError, export_mode, export_model, load_checkpoint
 from yamlnet.yolov5 import Model
 
@@ -171,6 +172,7 @@ def test_cli_export_of_a_yolov5_checkpoint(tmp_path: Path, capsys: pytest.Captur
     _checkpoint(m, tmp_path / "best.pt")
     ck = load_checkpoint(tmp_path / "best.pt")  # weights_only=True, numpy scalars allowed
     assert ck.model is not None and ck.model.nc == 3 and float(ck.raw["best_fitness"][0]) == 0.5
+    assert restore_model in torch.serialization.get_safe_globals()  # still allowed after load_checkpoint's context
     out = tmp_path / "best.onnx"
     argv = ["export", str(SPECS / "yolov5n.yaml"), "--weights", str(tmp_path / "best.pt"), "-o", str(out), "--imgsz", "64", "--dynamic", "--fuse"]
     assert main(argv) == 0

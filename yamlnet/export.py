@@ -308,7 +308,8 @@ class Checkpoint:
 def _safe_globals() -> list[Any]:
     """What a YOLOv5 checkpoint of a yamlnet model holds beyond tensors: yamlnet's data-only model rebuild,
     numpy scalars and arrays (best_fitness), and the classes of plugin blocks already loaded (the user chose
-    them with --plugin; nothing is imported here)."""
+    them with --plugin; nothing is imported here). Globals already allowed process-wide are left out: leaving
+    torch's safe_globals context removes what it added, and restore_model must stay allowed."""
     from . import registry
     from .compile.model import restore_model
 
@@ -334,7 +335,12 @@ def _safe_globals() -> list[Any]:
             continue
         module = sys.modules[module_name]
         allowed += [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == module_name]
-    return allowed
+
+    def key(g: Any) -> tuple[int, str | None]:
+        return (id(g[0]), g[1]) if isinstance(g, tuple) else (id(g), None)
+
+    already = {key(g) for g in torch.serialization.get_safe_globals()}
+    return [g for g in allowed if key(g) not in already]
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
