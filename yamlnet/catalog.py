@@ -543,9 +543,10 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN901",
         "error",
-        "a block's declaration fails (a bug in the block, reported on the row that uses it)",
-        "The spec may be fine: the block's own declaration raised. Report it to the block's author. BrokenDecl is a "
-        "custom block whose out_channels function raises.",
+        "an internal error: a bug in a block's declaration or in yamlnet, reported instead of a traceback",
+        "The spec may be fine: code that should not fail raised. A failing block declaration is reported on the row "
+        "that uses it, other failures on the file. Report it to the block's author or to yamlnet with the spec "
+        "(YAMLNET_DEBUG=1 prints the traceback). BrokenDecl is a custom block whose out_channels function raises.",
         Example("nc: 3\nbackbone:\n  - [-1, 1, BrokenDecl, [8]]\n", (3, 5), blocks=("BrokenDecl",)),
         other_severity="warning",
         other_when="the FLOPs count of a model whose shape pass succeeded fails (the summary has no FLOPs)",
