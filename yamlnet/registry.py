@@ -180,6 +180,10 @@ class BlockDecl:
     # blocks and torch.nn layers are trusted: tests/test_core_declarations.py checks each against a meta forward.
     # User blocks and backbones whose outputs are only known by running them are not.
     static_shapes: bool | Callable[[Mapping[str, Any]], bool] = False
+    # header values this block's presence implies for the rows after it, when the spec does not state the key:
+    # `fill="header:KEY"` arguments of later rows take them (Ultralytics' heads drop their YOLOv8-era class
+    # branch, `legacy`, once a C3k2, A2C2f or C2fCIB row came before them)
+    implies: tuple[tuple[str, Any], ...] = ()
 
     def shapes_static(self, args: Mapping[str, Any]) -> bool:
         """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the

@@ -69,6 +69,9 @@ def _upsample_stride(b: Mapping[str, Any]) -> Fraction:
 
 # --- declarations ------------------------------------------------------------------------------------------
 
+# the package builds its Detect-family heads with the YOLOv8-era class branch unless one of these rows precedes them
+NOT_LEGACY = (("legacy", False),)
+
 declare(
     "Bottleneck",
     f"{LAYERS}:Bottleneck",
@@ -145,6 +148,7 @@ declare(
     out_channels=out_arg("c2"),
     scale_args=_c3k2_scale,
     doc="YOLO11's CSP stage: C2f with Bottleneck, C3k or Bottleneck+attention inner blocks.",
+    implies=NOT_LEGACY,
 )
 declare(
     "C3k",
@@ -198,6 +202,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="YOLOv10's CSP stage: C2f with compact inverted blocks.",
+    implies=NOT_LEGACY,
 )
 declare(
     "A2C2f",
@@ -220,6 +225,7 @@ declare(
     scale_args=_a2c2f_scale,
     sizes=(SizeRule(multiple=_area_multiple, why="area attention cuts each feature map's pixels into `area` equal parts"),),
     doc="YOLOv12's stage: n pairs of area-attention blocks (or C3k), every output concatenated into a 1x1 Conv.",
+    implies=NOT_LEGACY,
 )
 declare(
     "ConvTranspose",

@@ -139,15 +139,19 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
     return (None if diags else bound), diags
 
 
-# Ultralytics builds its Detect-family heads with the YOLOv8-era class branch ("legacy") unless a row before the
-# head is one of these (the package's parse rule); `derived_header` gives heads that value as the header key `legacy`.
-_NON_LEGACY_ROWS = frozenset({"C3k2", "A2C2f", "C2fCIB"})
 
 
 def derived_header(spec: Spec, row: Row, key: str) -> Any:
-    """A header value the compiler derives for `row` when the spec does not state the key (else None)."""
-    if key == "legacy" and spec.dialect == "ultralytics":
-        return not any(r.module in _NON_LEGACY_ROWS for r in spec.rows[: row.position])
+    """A header value the compiler derives for `row` when the spec does not state the key: what the blocks of
+    the rows before it imply (`BlockDecl.implies`, the nearest row first), else None."""
+    from .. import registry
+
+    for r in reversed(spec.rows[: row.position]):
+        d = registry.lookup(r.module, spec.dialect)
+        if d is not None:
+            for k, v in d.implies:
+                if k == key:
+                    return v
     return None
 
 
