@@ -159,7 +159,7 @@ CASES: list[Case] = [from_entry(e) for e in CATALOG.values()]
 
 # Codes that a case above shows by another example (kept as extra test cases, not listed twice in the docs).
 EXTRA: list[Case] = [
-    Case("YN303", "C3TR's four attention heads must divide its hidden channels", TINY + "  - [-1, 1, C3TR, [64, True, 1, 0.3]]\n", (4, 19)),
+    Case("YN303", "C3TR's four attention heads must divide its hidden channels", TINY + "  - [-1, 1, C3TR, [64, True, 1, 0.3]]\n", (4, 20)),
     Case("YN303", "nn.Conv2d groups", TINY + "  - [-1, 1, nn.Conv2d, [16, 32, 3, 1, 1, 1, 3]]\n", (4, 45)),
     Case("YN507", "too many rows", "nc: 3\nbackbone:\n" + "  - [-1, 1, Conv, [16, 3, 1]]\n" * 5, (6, 5), limits={"rows": 3}),
     Case("YN507", "a row repeated too often", "nc: 3\nbackbone:\n  - [-1, 5000, Conv, [16, 3, 1]]\n", (3, 10)),

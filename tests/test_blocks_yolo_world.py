@@ -285,7 +285,7 @@ def test_validate_reports_heads_that_do_not_split_the_hidden_channels() -> None:
     report = yamlnet.validate(spec, scale="x")  # 160 hidden channels, int(round(6) * 1.25) = 7 heads
     [d] = report.errors
     assert d.code == "YN303" and "7 attention heads do not divide the hidden channels (c2 x e)" in d.message and "(160)" in d.message
-    assert d.span is not None and (d.span.line, d.span.column) == (13, 21)  # the row's arguments
+    assert d.span is not None and (d.span.line, d.span.column) == (13, 22)  # at c2, which the help says to change
 
 
 def test_image_pooling_attn_output_counts_as_used_when_a_later_c2fattn_reads_the_text() -> None:

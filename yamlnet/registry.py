@@ -184,6 +184,17 @@ class BlockDecl:
     # `fill="header:KEY"` arguments of later rows take them (Ultralytics' heads drop their YOLOv8-era class
     # branch, `legacy`, once a C3k2, A2C2f or C2fCIB row came before them)
     implies: tuple[tuple[str, Any], ...] = ()
+    # channel rules the static checker applies (YN303, YN301), stated by the block instead of by name in the core:
+    # `groups(c1, c2, args)`: (what, channels) that its `g`/`groups` argument must divide (None: the input and
+    # the output channels); `heads(c1, c2, args)`: (divisor, problem, channels) where the divisor must divide the
+    # channels, for attention heads the block fixes itself, and `problem` says what is wrong when it does not
+    # ("4 attention heads do not divide ..."); `keeps_channels`: its output channels must equal its input's.
+    groups: Callable[[int, int, Mapping[str, Any]], list[tuple[str, int]]] | None = None
+    heads: Callable[[int, int, Mapping[str, Any]], list[tuple[int, str, int]]] | None = None
+    keeps_channels: bool = False
+    # how the block uses text embeddings (YOLO-World, YOLOE): "in" takes the current ones as a second input,
+    # "update" also returns new ones (ImagePoolingAttn), "original" takes those given to the model
+    text_io: str | None = None
 
     def shapes_static(self, args: Mapping[str, Any]) -> bool:
         """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the
@@ -212,6 +223,8 @@ class BlockDecl:
         names = [a.name for a in self.args]
         if len(set(names)) != len(names):
             raise ValueError(f"{where}: argument names repeat: {names}")
+        if self.text_io not in (None, "in", "update", "original"):
+            raise ValueError(f"{where}: text_io must be None, 'in', 'update' or 'original', not {self.text_io!r}")
         if self.repeat == "arg" and not any(a.fill == FILL_N for a in self.args):
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 

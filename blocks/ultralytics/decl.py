@@ -69,6 +69,30 @@ def _upsample_stride(b: Mapping[str, Any]) -> Fraction:
 
 # --- declarations ------------------------------------------------------------------------------------------
 
+
+def _hidden(c2: int, b: Mapping[str, Any]) -> int:
+    return int(c2 * float(b.get("e", 0.5)))
+
+
+def _hidden_groups(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """`g` groups the 3x3 convs of the inner blocks, on the hidden channels c2 x e."""
+    return [("the hidden channels (c2 x e)", _hidden(c2, b))]
+
+
+def _psa_heads(c: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    """PSA attention: one head per 64 of its c x e channels (at least one), which they must divide."""
+    h = _hidden(c, b)
+    n = max(h // 64, 1)
+    return [(n, f"{n} attention heads (one per 64 channels) do not divide its {h} attention channels (c x e)", h)]
+
+
+def _a2c2f_heads(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    """Area attention works on heads of 32 channels: c2 x e must be a multiple of 32 (the package asserts it
+    with or without attention)."""
+    h = _hidden(c2, b)
+    return [(32, f"area attention needs c2 x e ({h}) to be a multiple of 32 (32 channels per head)", h)]
+
+
 # the package builds its Detect-family heads with the YOLOv8-era class branch unless one of these rows precedes them
 NOT_LEGACY = (("legacy", False),)
 
@@ -79,6 +103,7 @@ declare(
     args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), doc="kernel sizes of the two convs"), E),
     out_channels=out_arg("c2"),
     doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
+    groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
 declare(
     "BottleneckCSP",
@@ -88,6 +113,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSPNet stage of n Bottlenecks (two 3x3 convs each).",
+    groups=_hidden_groups,
 )
 declare(
     "SPPF",
@@ -120,6 +146,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSP stage with two Convs; one half goes through n Bottlenecks.",
+    groups=_hidden_groups,
 )
 declare(
     "C2f",
@@ -129,6 +156,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="YOLOv8's CSP stage: a split 1x1 Conv, n Bottlenecks, every output concatenated into a 1x1 Conv.",
+    groups=_hidden_groups,
 )
 declare(
     "C3k2",
@@ -149,6 +177,8 @@ declare(
     scale_args=_c3k2_scale,
     doc="YOLO11's CSP stage: C2f with Bottleneck, C3k or Bottleneck+attention inner blocks.",
     implies=NOT_LEGACY,
+    groups=lambda c1, c2, b: [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
+    heads=lambda c1, c2, b: _psa_heads(c2, b) if b.get("attn") else [],
 )
 declare(
     "C3k",
@@ -158,6 +188,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
+    groups=_hidden_groups,
 )
 declare(
     "C2PSA",
@@ -167,6 +198,8 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="Split 1x1 Conv; one half through n PSA attention blocks; 1x1 Conv (needs c1 == c2).",
+    heads=lambda c1, c2, b: _psa_heads(c1, b),
+    keeps_channels=True,
 )
 declare(
     "C2fPSA",
@@ -176,6 +209,8 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C2f with PSA attention blocks as its inner blocks (needs c1 == c2).",
+    heads=lambda c1, c2, b: _psa_heads(c1, b),
+    keeps_channels=True,
 )
 declare(
     "PSA",
@@ -184,6 +219,8 @@ declare(
     args=(C1, C2, E),
     out_channels=out_arg("c2"),
     doc="YOLOv10's partial self-attention: half the channels get attention and a feed-forward (needs c1 == c2).",
+    heads=lambda c1, c2, b: _psa_heads(c1, b),
+    keeps_channels=True,
 )
 declare(
     "SCDown",
@@ -203,6 +240,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="YOLOv10's CSP stage: C2f with compact inverted blocks.",
     implies=NOT_LEGACY,
+    groups=_hidden_groups,
 )
 declare(
     "A2C2f",
@@ -226,6 +264,8 @@ declare(
     sizes=(SizeRule(multiple=_area_multiple, why="area attention cuts each feature map's pixels into `area` equal parts"),),
     doc="YOLOv12's stage: n pairs of area-attention blocks (or C3k), every output concatenated into a 1x1 Conv.",
     implies=NOT_LEGACY,
+    groups=lambda c1, c2, b: [] if b.get("a2", True) else [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
+    heads=_a2c2f_heads,
 )
 declare(
     "ConvTranspose",

@@ -88,6 +88,7 @@ declare(
     role="head",
     out_channels=None,
     doc="Classification head: Conv to 1280, global pool, linear; eval returns (probabilities, logits).",
+    groups=lambda c1, c2, b: [("the input channels", c1), ("the 1280 channels of its conv", 1280)],
 )
 declare(
     "Depth",

@@ -69,6 +69,14 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     scale_args=_c2fattn_scale,
+    heads=lambda c1, c2, b: [
+        (
+            int(b["nh"]),
+            f"{int(b['nh'])} attention heads do not divide the hidden channels (c2 x e) ({int(c2 * float(b['e']))})",
+            int(c2 * float(b["e"])),
+        )
+    ],
+    text_io="in",
     doc="C2f whose last branch is gated by its similarity with the text embeddings (YOLO-World).",
 )
 
@@ -88,6 +96,7 @@ declare(
     repeat="none",
     out_channels=_text_channels,
     static_shapes=False,  # it returns text embeddings (B, K, ct), not a feature map: measured on meta
+    text_io="update",
     doc="Updates the text embeddings by attending to pooled patches of several levels (YOLO-World); returns (B, K, ct).",
 )
 
@@ -113,6 +122,7 @@ declare(
     args=(NC, EMBED, Arg("with_bn", "bool", default=False, doc="BatchNorm contrastive heads"), REG_MAX, END2END, CH),
     doc="YOLO-World head: Detect whose class logits are similarities with the text embeddings.",
     **_HEAD,
+    text_io="original",
 )
 WITH_BN = Arg("with_bn", "bool", default=True, doc="BatchNorm contrastive heads (YOLOE requires True)")
 declare(
@@ -121,6 +131,7 @@ declare(
     args=(NC, EMBED, WITH_BN, REG_MAX, END2END, CH, LEGACY),
     doc="YOLOE head: Detect scored against text or visual prompt embeddings.",
     **_HEAD,
+    text_io="original",
 )
 declare(
     "YOLOESegment",
@@ -128,6 +139,7 @@ declare(
     args=(NC, NM, NPR, EMBED, WITH_BN, REG_MAX, END2END, CH, LEGACY),
     doc="YOLOEDetect plus mask coefficients and mask prototypes.",
     **_HEAD,
+    text_io="original",
 )
 declare(
     "YOLOESegment26",
@@ -135,4 +147,5 @@ declare(
     args=(NC, NM, NPR, EMBED, WITH_BN, REG_MAX, END2END, CH, LEGACY),
     doc="YOLOESegment with YOLO26 prototypes from all levels.",
     **_HEAD,
+    text_io="original",
 )

@@ -93,6 +93,23 @@ def _upsample_s(args: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(_first(args["s"])))
 
 
+# --- what `g` groups and which attention heads a block fixes (checked statically, YN303) --------------------
+
+
+def _hidden(c2: int, b: Mapping[str, Any]) -> int:
+    return int(c2 * float(b.get("e", 0.5)))
+
+
+def HIDDEN_GROUPS(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[str, int]]:  # noqa: N802 - a rule, named like one
+    """`g` groups the convs of the inner blocks, which work on the hidden channels c2 x e."""
+    return [("the hidden channels (c2 x e)", _hidden(c2, b))]
+
+
+def UNUSED_GROUPS(c1: int, c2: int, b: Mapping[str, Any]) -> list[tuple[str, int]]:  # noqa: N802
+    """`g` is accepted and not used."""
+    return []
+
+
 # --- the conv family ----------------------------------------------------------------------------------------
 
 declare(
@@ -118,6 +135,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     doc="Ghost convolution: half the channels from a Conv, half from a cheap 5x5 depth-wise Conv.",
+    groups=lambda c1, c2, b: [("the input channels", c1), ("half the output channels", c2 // 2)],
 )
 declare(
     "Focus",
@@ -127,6 +145,7 @@ declare(
     stride=lambda args: 2 * _stride_s(args),
     sizes=(SizeRule(multiple=lambda args: 2, why="Focus takes every second pixel in each direction"),),
     doc="Space-to-depth by 2 (four pixel phases on channels), then a Conv.",
+    groups=lambda c1, c2, b: [("the input channels x 4 (after space-to-depth)", 4 * c1), ("the output channels", c2)],
 )
 declare(
     "CrossConv",
@@ -143,6 +162,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     doc="A 1xk Conv then a kx1 Conv, optionally residual.",
+    groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
 declare(
     "MixConv2d",
@@ -164,6 +184,7 @@ declare(
     args=(C1, C2, SHORTCUT, G, E),
     out_channels=out_arg("c2"),
     doc="1x1 Conv then 3x3 Conv, residual when c1 == c2.",
+    groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
 declare(
     "GhostBottleneck",
@@ -194,6 +215,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSP stage of n Bottlenecks in the original CSPNet form.",
+    groups=HIDDEN_GROUPS,
 )
 declare(
     "C3",
@@ -202,6 +224,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="CSP stage with three Convs around n Bottlenecks.",
+    groups=HIDDEN_GROUPS,
 )
 declare(
     "C3x",
@@ -210,6 +233,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with n CrossConvs inside.",
+    groups=HIDDEN_GROUPS,
 )
 declare(
     "C3TR",
@@ -218,6 +242,10 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with a transformer block of n layers (4 heads) inside.",
+    groups=UNUSED_GROUPS,
+    heads=lambda c1, c2, b: [
+        (4, f"4 attention heads do not divide the hidden channels (c2 x e) of its transformer ({_hidden(c2, b)})", _hidden(c2, b))
+    ],
 )
 declare(
     "C3Ghost",
@@ -226,6 +254,7 @@ declare(
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 with n GhostBottlenecks inside.",
+    groups=UNUSED_GROUPS,
 )
 declare(
     "C3SPP",
@@ -233,6 +262,7 @@ declare(
     args=(C1, C2, POOLS, Arg("n", "int", default=1, doc="unused by the SPP inside"), SHORTCUT, G, E),
     out_channels=out_arg("c2"),
     doc="C3 with an SPP inside (depth repeats the whole block, as in YOLOv5).",
+    groups=UNUSED_GROUPS,
 )
 declare(
     "DWConvTranspose2d",
@@ -340,4 +370,5 @@ declare(
     role="head",
     out_channels=None,
     doc="Classification head: Conv to 1280, global pool, dropout, linear.",
+    groups=lambda c1, c2, b: [("the input channels", c1), ("the 1280 channels of its conv", 1280)],
 )

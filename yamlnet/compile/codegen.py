@@ -12,7 +12,6 @@ import operator
 import torch
 from torch import fx, nn
 
-from .. import registry
 from ..graph.ir import INPUT, IR, PortRef
 from .model import YamlnetModel
 
@@ -27,7 +26,7 @@ def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
     graph = fx.Graph()
     x = graph.placeholder("x")
     values: dict[PortRef, fx.Node] = {PortRef(INPUT): x}
-    # Text-guided blocks (YOLO-World, YOLOE) declare `text_io` on the module: "in" takes the current text
+    # Text-guided blocks (YOLO-World, YOLOE) declare `text_io`: "in" takes the current text
     # embeddings as a second argument, "update" also returns the new ones (ImagePoolingAttn), "original" takes
     # those given to the model. They arrive as forward's optional second argument `text` (B, K, E); with None
     # each block uses its own placeholder (zeros), as the package does without a text model.
@@ -70,13 +69,8 @@ def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
 
 
 def text_roles(ir: IR) -> dict[int, str | None]:
-    """How each row's block uses text embeddings (its class attribute `text_io`), read without building it."""
-    out: dict[int, str | None] = {}
-    for pos, node in ir.nodes.items():
-        if node.decl.role == "select" or not node.ok:
-            continue
-        out[pos] = getattr(registry.load_impl(node.decl), "text_io", None)
-    return out
+    """How each row's block uses text embeddings (its declaration's `text_io`)."""
+    return {pos: node.decl.text_io for pos, node in ir.nodes.items() if node.decl.role != "select"}
 
 
 def module_root(modules: dict[int, nn.Module]) -> nn.Module:
@@ -91,8 +85,7 @@ def module_root(modules: dict[int, nn.Module]) -> nn.Module:
 
 def generate(ir: IR, modules: dict[int, nn.Module], class_name: str = "YamlnetModel") -> YamlnetModel:
     """The compiled model: the lowered graph's generated code over the row modules."""
-    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
-    return YamlnetModel(module_root(modules), lower_graph(ir, roles), class_name=class_name)
+    return YamlnetModel(module_root(modules), lower_graph(ir), class_name=class_name)
 
 
 def _name(ir: IR, pos: int) -> str:

@@ -590,9 +590,7 @@ def meta_graph(ir: IR, positions: Collection[int] | None = None, fast: bool = Tr
                         help="give the head one input per level, in increasing stride",
                     )
                 )
-    roles = {pos: getattr(m, "text_io", None) for pos, m in modules.items()}
-    roles.update({pos: None for pos in ir.nodes if pos not in roles})
-    mg = MetaGraph(lower_graph(ir, roles), module_root(modules), modules, diags)
+    mg = MetaGraph(lower_graph(ir), module_root(modules), modules, diags)
     ir.cache[key] = mg
     return mg
 

@@ -4,7 +4,6 @@ attention heads that must divide channels, unused rows, weights files."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +35,8 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
             node.ok = False
     if node.ok:
         _check_groups(node, diags)
-    if node.ok and decl.dialect == "ultralytics":
-        _check_ultralytics_attention(node, diags)
+    if node.ok:
+        _check_kept_channels_and_heads(node, diags)
     if decl.inputs == "join":
         _check_join(ir, node, diags)
     if decl.role == "head" and decl.inputs == "list":
@@ -125,41 +124,12 @@ def _range_problem(a: Arg, v: Any, values: dict[str, Any]) -> tuple[str, bool]:
 # ---------------------------------------------------------------------------------------------------------
 # Groups and attention heads (YN303)
 
-# Which channel counts a block's `g` / `groups` argument must divide, for blocks where that is not simply
-# the input and the output channels: (what, channels) from (c_in, c_out, bound args).
-_Channels = Callable[[int, int, dict[str, Any]], list[tuple[str, int]]]
+
+def _default_groups(c1: int, c2: int, b: Any) -> list[tuple[str, int]]:
+    """What `g` splits unless the declaration says otherwise (`BlockDecl.groups`): the input and the output."""
+    return [("the input channels", c1), ("the output channels", c2)]
 
 
-def _hidden(c_out: int, b: dict[str, Any]) -> int:
-    return int(c_out * float(b.get("e", 0.5)))
-
-
-GROUP_RULES: dict[str, _Channels] = {
-    "Focus": lambda c1, c2, b: [("the input channels x 4 (after space-to-depth)", 4 * c1), ("the output channels", c2)],
-    "GhostConv": lambda c1, c2, b: [("the input channels", c1), ("half the output channels", c2 // 2)],
-    "CrossConv": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
-    "Bottleneck": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
-    "C3": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "C3x": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "BottleneckCSP": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "Classify": lambda c1, c2, b: [("the input channels", c1), ("the 1280 channels of its conv", 1280)],
-    # Ultralytics' CSP stages: g groups the 3x3 convs of their inner Bottlenecks
-    "C2f": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "C2": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "C3k": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],
-    "C3k2": lambda c1, c2, b: [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
-    "A2C2f": lambda c1, c2, b: [] if b.get("a2", True) else [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
-    "C2fCIB": lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b))],  # the package checks it, then ignores g
-    # g is accepted but unused by these
-    "C3TR": lambda c1, c2, b: [],
-    "C3Ghost": lambda c1, c2, b: [],
-    "C3SPP": lambda c1, c2, b: [],
-}
-# Attention whose head count is fixed by the block: (heads, what, channels).
-HEAD_RULES: dict[str, Callable[[int, int, dict[str, Any]], list[tuple[int, str, int]]]] = {
-    "C3TR": lambda c1, c2, b: [(4, "the hidden channels (c2 x e) of its transformer", _hidden(c2, b))],
-    "C2fAttn": lambda c1, c2, b: [(int(b["nh"]), "the hidden channels (c2 x e) of its text attention", _hidden(c2, b))],
-}
 GROUP_ARGS = ("g", "groups")
 HEAD_ARGS = ("num_heads", "heads")
 DIM_ARGS = ("dim", "embed_dim")
@@ -201,7 +171,7 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
             )
             node.ok = False
             return
-        rule = GROUP_RULES.get(decl.name, lambda c1, c2, b: [("the input channels", c1), ("the output channels", c2)])
+        rule = decl.groups or _default_groups
         for what, c in rule(c1, c2, b):
             if c % g:
                 ok = _divisors(math.gcd(*(cc for _, cc in rule(c1, c2, b))) if rule(c1, c2, b) else c)
@@ -217,7 +187,7 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
                 )
                 node.ok = False
                 return
-    heads: list[tuple[int, str, int, Any]] = [(h, what, c, node.row.args_span) for h, what, c in HEAD_RULES.get(decl.name, lambda *a: [])(c1, c2, b)]
+    heads: list[tuple[int, str, int, Any]] = []
     for name in HEAD_ARGS:
         h = _int(b.get(name))
         if h is None:
@@ -247,25 +217,12 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Ultralytics attention blocks (YN303) and blocks that keep their channels (YN301), as the package builds them:
-# PSA attention (C2PSA, C2fPSA, PSA, C3k2 with attn) has one head per 64 of its c x e channels, at least one,
-# and the heads must divide them; area attention (A2C2f) needs c2 x e a multiple of 32 (32 channels per
-# head; required even without attention); C2PSA, C2fPSA and PSA require c2 == c1.
-
-ULTRALYTICS_SAME_CHANNELS = ("C2PSA", "C2fPSA", "PSA")
+# Channel rules a block declares (YN301, YN303): output channels equal to the input (`keeps_channels`), and
+# divisors its own attention fixes (`heads`: C3TR's four heads, PSA's one head per 64 channels, area
+# attention's 32 channels per head, C2fAttn's scaled heads).
 
 
-def _ultralytics_attention_split(name: str, c1: int, c2: int, b: dict[str, Any]) -> tuple[int, int, str] | None:
-    """(divisor, channels it must divide, what) of an Ultralytics attention block, None for other blocks."""
-    if name in ULTRALYTICS_SAME_CHANNELS or (name == "C3k2" and b.get("attn")):
-        c = _hidden(c1 if name in ULTRALYTICS_SAME_CHANNELS else c2, b)
-        return max(c // 64, 1), c, "heads"
-    if name == "A2C2f":  # the package requires it with or without attention (a2)
-        return 32, _hidden(c2, b), "width"
-    return None
-
-
-def _check_ultralytics_attention(node: Node, diags: list[Diagnostic]) -> None:
+def _check_kept_channels_and_heads(node: Node, diags: list[Diagnostic]) -> None:
     from .bind import arg_span
 
     decl, b = node.decl, node.bound
@@ -274,7 +231,7 @@ def _check_ultralytics_attention(node: Node, diags: list[Diagnostic]) -> None:
     if c1 is None or c2 is None:
         return
     span = arg_span(node.row, decl, "c2")
-    if decl.name in ULTRALYTICS_SAME_CHANNELS and c1 != c2:
+    if decl.keeps_channels and c1 != c2:
         diags.append(
             Diagnostic(
                 "YN301",
@@ -286,31 +243,37 @@ def _check_ultralytics_attention(node: Node, diags: list[Diagnostic]) -> None:
         )
         node.ok = False
         return
+    if decl.heads is None:
+        return
+    rule = decl.heads
     try:
-        split = _ultralytics_attention_split(decl.name, c1, c2, b)
-    except (TypeError, ValueError):
+        rules = rule(c1, c2, b)
+    except (TypeError, ValueError, KeyError):
         return
-    if split is None:
-        return
-    d, c, kind = split
-    if c % d == 0:
-        return
+    for d, problem, c in rules:
+        if d >= 1 and c % d == 0:
+            continue
 
-    def works(v: int) -> bool:
-        s = _ultralytics_attention_split(decl.name, v, v, b)
-        return s is None or s[1] % s[0] == 0
+        def works(v: int) -> bool:
+            try:
+                return all(dd >= 1 and cc % dd == 0 for dd, _, cc in rule(v if decl.keeps_channels else c1, v, b))
+            except (TypeError, ValueError, KeyError):
+                return False
 
-    lo = next((v for v in range(c2 - 8, 7, -8) if works(v)), None)
-    hi = next((v for v in range(c2 + 8, 64 * c2 + 8, 8) if works(v)), None)
-    picks = " or ".join(str(v) for v in (lo, hi) if v is not None)
-    if kind == "heads":
-        msg = f"{node.label}: {d} attention heads (one per 64 channels) do not divide its {c} attention channels (c x e)"
-        label = f"{c} channels cannot be split into {d} heads"
-    else:
-        msg = f"{node.label}: area attention needs c2 x e ({c}) to be a multiple of 32 (32 channels per head)"
-        label = f"{c} is not a multiple of 32"
-    diags.append(Diagnostic("YN303", msg, span, label=label, help=f"choose c2 (now {c2} after scaling) so that it works, e.g. {picks}"))
-    node.ok = False
+        lo = next((v for v in range(c2 - 8, 7, -8) if works(v)), None)
+        hi = next((v for v in range(c2 + 8, 64 * c2 + 8, 8) if works(v)), None)
+        picks = " or ".join(str(v) for v in (lo, hi) if v is not None)
+        diags.append(
+            Diagnostic(
+                "YN303",
+                f"{node.label}: {problem}",
+                span,
+                label=f"{c} channels cannot be split into {d} " + ("heads" if "head" in problem else "parts"),
+                help=f"choose c2 (now {c2} after scaling) so that it works" + (f", e.g. {picks}" if picks else ""),
+            )
+        )
+        node.ok = False
+        return
 
 
 def _divisors(n: int) -> list[int]:
@@ -465,18 +428,16 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
             break
 
 
-# Text-guided models: an ImagePoolingAttn row returns new text embeddings, which later C2fAttn rows take through
-# the model's text input (compile/codegen.py), not through `from`.
-TEXT_UPDATERS = ("ImagePoolingAttn",)
-TEXT_READERS = ("C2fAttn",)
+# Text-guided models: a row whose block updates the text embeddings (`text_io="update"`, ImagePoolingAttn) is used
+# by the later rows that read them (`text_io="in"`, C2fAttn) through the model's text input, not through `from`.
 
 
 def check_graph(ir: IR, diags: list[Diagnostic]) -> None:
     """Rules over the whole graph: rows whose output nothing uses, weights files that are missing."""
     outputs = {o.node for o in ir.outputs}
     used = {p.node for n in ir.nodes.values() for p in n.inputs}  # one pass: rows x consumers is quadratic at the row limit
-    readers = [pos for pos, n in ir.nodes.items() if n.decl.name in TEXT_READERS]
-    used |= {pos for pos, n in ir.nodes.items() if n.decl.name in TEXT_UPDATERS and readers and readers[-1] > pos}
+    readers = [pos for pos, n in ir.nodes.items() if n.decl.text_io == "in"]
+    used |= {pos for pos, n in ir.nodes.items() if n.decl.text_io == "update" and readers and readers[-1] > pos}
     for pos, node in ir.nodes.items():
         if pos in outputs or not node.ok:
             continue
