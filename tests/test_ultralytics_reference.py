@@ -14,6 +14,7 @@ import torch
 from conftest import ULTRALYTICS_DIR, require_ultralytics, ultralytics_pairs
 
 import yamlnet
+from yamlnet.spec.parse import load_spec_with_diagnostics
 
 
 def shapes(o: Any) -> Any:
@@ -72,11 +73,11 @@ def test_every_reference_file_is_read_in_its_dialect() -> None:
     """YOLOv5's and Ultralytics' YAMLs are told apart without a `dialect:` key (yolov3.yaml exists in both)."""
     ref = require_ultralytics()
     for name in ref["models"]:
-        spec, diags, _ = yamlnet.spec.parse.load_spec_with_diagnostics(ULTRALYTICS_DIR / name)
+        spec, diags, _ = load_spec_with_diagnostics(ULTRALYTICS_DIR / name)
         assert spec is not None and spec.dialect == "ultralytics", (name, [d.message for d in diags])
         assert not [d for d in diags if d.code == "YN120"], name
     yolov5 = ULTRALYTICS_DIR.parent / "yolov5"
     for path in sorted(yolov5.rglob("*.yaml")):
-        spec, diags, _ = yamlnet.spec.parse.load_spec_with_diagnostics(path)
+        spec, diags, _ = load_spec_with_diagnostics(path)
         assert spec is not None and spec.dialect == "yolov5", path
         assert not [d for d in diags if d.code == "YN120"], path
