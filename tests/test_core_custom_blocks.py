@@ -52,17 +52,17 @@ def test_repeating_a_block_that_changes_channels_is_a_static_error() -> None:
 
 
 @yamlnet.block(
-    name="LyingConv",
+    name="LyingConvB",
     args=(Arg("c1", "int", fill=FILL_C1), Arg("c2", "int")),
     out_channels=lambda c1, a: a["c2"] * 2,
     doc="Declares twice the channels it gives.",
 )
-class LyingConv(TinyConv):
+class LyingConvB(TinyConv):
     def __init__(self, c1: int, c2: int) -> None:
         super().__init__(c1, c2)
 
 
 def test_a_misdeclared_custom_block_is_caught_by_the_shape_pass() -> None:
-    report = yamlnet.validate("backbone:\n  - [-1, 1, LyingConv, [8]]\n", imgsz=32)
+    report = yamlnet.validate("backbone:\n  - [-1, 1, LyingConvB, [8]]\n", imgsz=32)
     assert [d.code for d in report.errors] == ["YN306"]
     assert report.errors[0].span.line == 2
