@@ -78,3 +78,17 @@ def _one_thread() -> Any:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def output_shapes(o: Any) -> Any:
+    """A model's output structure with every tensor replaced by its shape (tuples become lists), as the
+    reference files record outputs."""
+    import torch
+
+    if isinstance(o, torch.Tensor):
+        return list(o.shape)
+    if isinstance(o, dict):
+        return {k: output_shapes(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [output_shapes(x) for x in o]
+    return o

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from conftest import require_ultralytics
+from conftest import output_shapes, require_ultralytics
 from torch import nn
 
 import yamlnet
@@ -28,16 +28,6 @@ A = sum(s * s for s in SIZES)  # anchor points
 def feats(batch: int = 2, ch: tuple[int, ...] = CH, sizes: tuple[int, ...] = SIZES, seed: int = 0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return [torch.randn(batch, c, s, s, generator=g) for c, s in zip(ch, sizes)]
-
-
-def shapes(o: object) -> object:
-    if isinstance(o, torch.Tensor):
-        return list(o.shape)
-    if isinstance(o, dict):
-        return {k: shapes(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [shapes(x) for x in o]
-    return o
 
 
 def n_params(m: nn.Module) -> int:
@@ -184,7 +174,7 @@ def _run(m: nn.Module, train: bool, ch: tuple[int, ...] = CH) -> object:
         m.bind_strides(list(STRIDES[: len(ch)]))
     m.train(train)
     with torch.no_grad():
-        return shapes(m(feats(ch=ch, sizes=SIZES[: len(ch)])))
+        return output_shapes(m(feats(ch=ch, sizes=SIZES[: len(ch)])))
 
 
 def test_detect_outputs() -> None:

@@ -11,21 +11,10 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import ULTRALYTICS_DIR, require_ultralytics, ultralytics_pairs
+from conftest import ULTRALYTICS_DIR, output_shapes, require_ultralytics, ultralytics_pairs
 
 import yamlnet
 from yamlnet.spec.parse import load_spec_with_diagnostics
-
-
-def shapes(o: Any) -> Any:
-    """Output structure with tensors replaced by their shapes (tuples become lists, as in reference.json)."""
-    if isinstance(o, torch.Tensor):
-        return list(o.shape)
-    if isinstance(o, dict):
-        return {k: shapes(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [shapes(x) for x in o]
-    return o
 
 
 def _ref(name: str, scale: str) -> dict[str, Any]:
@@ -54,10 +43,10 @@ def test_ultralytics_yaml_builds_with_package_numbers(name: str, scale: str) -> 
     size = 224 if "eval_output_shapes_224" in ref else 320
     model.eval()
     with torch.no_grad():
-        assert shapes(model(torch.empty(1, 3, size, size, device="meta"))) == ref[f"eval_output_shapes_{size}"]
+        assert output_shapes(model(torch.empty(1, 3, size, size, device="meta"))) == ref[f"eval_output_shapes_{size}"]
         if "train_output_shapes_256" in ref:
             model.train()
-            assert shapes(model(torch.empty(1, 3, 256, 256, device="meta"))) == ref["train_output_shapes_256"]
+            assert output_shapes(model(torch.empty(1, 3, 256, 256, device="meta"))) == ref["train_output_shapes_256"]
 
 
 @pytest.mark.parametrize("name", ["v8/yolov8.yaml", "11/yolo11.yaml", "26/yolo26.yaml"])

@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from blocks.ultralytics_heads.decl import CH, END2END, LEGACY, NM, NPR, REG_MAX  # the heads below extend those
 from yamlnet.registry import FILL_C1, FILL_C1S, FILL_N, Arg, Scaling, declare, out_arg
 
 UL = "ultralytics"
@@ -38,13 +39,6 @@ def _c2fattn_scale(bound: dict[str, Any], sc: Scaling) -> dict[str, Any]:
     """The row's `ec` is replaced by the hidden channels int(c2 * e) (c2 already scaled)."""
     bound["ec"] = int(bound["c2"] * float(bound.get("e", 0.5)))
     return bound
-
-
-def _scale_channels(value: Any, sc: Scaling) -> Any:
-    """make_divisible(min(v, max_channels) * width, 8)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return value
-    return int(math.ceil(min(value, sc.max_channels) * sc.width / 8) * 8)
 
 
 def _text_channels(c1: Any, args: Mapping[str, Any]) -> int:
@@ -102,18 +96,6 @@ declare(
 
 NC = Arg("nc", "int", default=80, doc="number of classes before text is given (not width-scaled)")
 EMBED = Arg("embed", "int", default=512, doc="size of the text embeddings")
-REG_MAX = Arg("reg_max", "int", default=16, fill="header:reg_max", doc="DFL bins per box side; from the spec's `reg_max`")
-END2END = Arg("end2end", "bool|none", default=False, fill="header:end2end", doc="add the one-to-one branch; from the spec's `end2end`")
-CH = Arg("ch", "list", fill=FILL_C1S, doc="channels of the input levels (filled)")
-LEGACY = Arg(
-    "legacy",
-    "bool",
-    default=True,
-    fill="header:legacy",
-    doc="YOLOv8-era class branch; derived: legacy unless a C3k2, A2C2f or C2fCIB row precedes the head",
-)
-NM = Arg("nm", "int", default=32, doc="number of masks (prototypes)")
-NPR = Arg("npr", "int", default=256, width=_scale_channels, doc="prototype channels, width-scaled like c2")
 _HEAD = {"dialect": UL, "inputs": "list", "role": "head", "out_channels": None, "repeat": "none"}
 
 declare(
