@@ -1,4 +1,4 @@
-"""How long yamlnet takes to refuse each hostile input of tests/test_hostile.py (validate, then build), against a
+"""How long yamlnet takes to refuse each hostile input of tests/spec/test_hostile.py (validate, then build), against a
 limit (default 20 s per case): a refusal must never hang. The tests assert the refusals, this measures the time,
 which depends on the machine. Exit 1 when a case exceeds the limit.
 Run: python benchmarks/bench_hostile.py [--limit 20] [--repeats 3]
@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "spec"))
 
 from test_hostile import CASES, Hostile  # noqa: E402
 

@@ -2,7 +2,7 @@
 its explanation, a small bad spec and the exact output yamlnet prints for it.
 
 The examples are run through the test harness (tests/diagnostic_cases.py, which registers the custom blocks
-some need); tests/test_diagnostics.py runs the same examples and checks that this file is up to date, so the
+some need); tests/cli/test_diagnostics.py runs the same examples and checks that this file is up to date, so the
 documented messages cannot drift from what yamlnet prints.
 
     python scripts/diagnostics_doc.py           # rewrite docs/diagnostics.md

@@ -1,5 +1,5 @@
 """The test harness of the diagnostic catalog (yamlnet/catalog.py): its examples as cases, the custom blocks
-some of them need, extra cases per code, and `run_case`. tests/test_diagnostics.py and tests/test_catalog.py run
+some of them need, extra cases per code, and `run_case`. tests/cli/test_diagnostics.py and tests/cli/test_catalog.py run
 them; scripts/diagnostics_doc.py writes docs/diagnostics.md from the same examples.
 
 A case is validated as a file named `my-yolo.yaml` in an empty folder (the working directory), with the

@@ -177,7 +177,7 @@ class BlockDecl:
     scale_args: ScaleArgs | None = None
     # True: the output shapes follow from `out_channels`, `stride` and `taps` at every input size that the size
     # rules admit, so validation takes them from the declaration (no meta-device forward). The project's own
-    # blocks and torch.nn layers are trusted: tests/test_core_declarations.py checks each against a meta forward.
+    # blocks and torch.nn layers are trusted: tests/blocks/test_core_declarations.py checks each against a meta forward.
     # User blocks and backbones whose outputs are only known by running them are not.
     static_shapes: bool | Callable[[Mapping[str, Any]], bool] = False
     # header values this block's presence implies for the rows after it, when the spec does not state the key:

@@ -11,7 +11,7 @@ import pytest
 from yamlnet import output
 from yamlnet.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "schema" / "yamlnet-output.schema.json"
 YOLOV5S = ROOT / "specs" / "yolov5s.yaml"
 # yolov5s with row 12 joining row 4 (stride 8) instead of row 6 (stride 16): YN402 at 30:6

@@ -45,7 +45,7 @@ from blocks.yolov5.heads import Classify, Detect, Segment
 from yamlnet import registry
 from yamlnet.compile.context import activation
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "yolov5" / "reference.json"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "yolov5" / "reference.json"
 ANCHORS_P3_P5 = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]
 ANCHORS_TINY = [[10, 14, 23, 27, 37, 58], [81, 82, 135, 169, 344, 319]]
 

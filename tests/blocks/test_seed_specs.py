@@ -25,7 +25,7 @@ from torch import nn
 import yamlnet
 from yamlnet.graph.ir import INPUT, IR, PortRef
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 YOLOV5S = ROOT.parent / "shared" / "reference" / "yolov5" / "yolov5s.yaml"
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from yamlnet.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path("/work/shared/reference/yolov5") if Path("/work/shared/reference/yolov5").is_dir() else ROOT.parent / "shared/reference/yolov5"
 
 

@@ -17,7 +17,7 @@ from yamlnet.render.engine import find_renderer
 from yamlnet.render.mermaid import to_mermaid
 from yamlnet.render.summary import Facts, collect
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path("/work/shared/reference/yolov5") if Path("/work/shared/reference/yolov5").is_dir() else ROOT.parent / "shared/reference/yolov5"
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -15,7 +15,7 @@ import yamlnet
 from yamlnet.compile import weights as yweights
 from yamlnet.diagnostics import SpecError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A small detection spec on a timm backbone, written to a file so relative weight paths resolve beside it.
 SMALL = """\

@@ -1,6 +1,6 @@
 """The catalog's bad spec per diagnostic code (yamlnet/catalog.py, run by tests/diagnostic_cases.py) and the
 extra cases: the code, the line, the column and the severity; every code the sources can emit has a case;
-docs/diagnostics.md is generated from the catalog. (tests/test_catalog.py: severities, entries, fixes.)"""
+docs/diagnostics.md is generated from the catalog. (tests/cli/test_catalog.py: severities, entries, fixes.)"""
 
 from __future__ import annotations
 

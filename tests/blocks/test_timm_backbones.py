@@ -19,7 +19,7 @@ from blocks.timm_backbones import decl as timm_decl
 from blocks.timm_backbones.model import TimmBackbone, create_features
 from yamlnet import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 RESNET_SPEC = SPECS / "yolov5-timm-resnet18.yaml"
 MOBILENET_SPEC = SPECS / "yolov5-timm-mobilenetv3.yaml"

@@ -114,7 +114,7 @@ def test_declarations_do_not_import_torch() -> None:
 def _root():
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", EMO_NAMES + EVIT_NAMES)
