@@ -720,6 +720,8 @@ def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, de
         return shape_pass(ir, hw, limits)
     declared = {pos for pos, n in ir.nodes.items() if n.ok and n.decl.shapes_static(n.bound)}
     untrusted = [pos for pos, n in ir.nodes.items() if n.ok and pos not in declared and n.decl.role != "select"]
+    if not untrusted:  # nothing to run: every shape is the declaration's
+        return _declared_shapes(ir, hw), []
     mg = meta_graph(ir, untrusted)
     if mg.diagnostics:
         return {}, list(mg.diagnostics)
@@ -730,6 +732,29 @@ def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, de
     for pos in ir.nodes:
         shapes.setdefault(pos, None)
     return shapes, diags
+
+
+def _declared_shapes(ir: IR, hw: tuple[int, int]) -> dict[int, Any]:
+    """(1, C, H, W) of every row from the static inference (what the interpreter returns for declared rows)."""
+    from ..graph.sizes import propagate
+
+    sizes = propagate(ir, hw)
+
+    def shape(ref: PortRef) -> tuple[int, ...] | None:
+        port, s = ir.port(ref), sizes.get(ref)
+        return None if port.channels is None or s is None else (1, port.channels, s[0], s[1])
+
+    out: dict[int, Any] = {}
+    for pos, node in ir.nodes.items():
+        if node.decl.role == "head":
+            out[pos] = None
+        elif node.decl.role == "select":
+            out[pos] = shape(node.inputs[0]) if node.inputs else None
+        elif node.multi:
+            out[pos] = [shape(PortRef(pos, t)) for t in node.taps]
+        else:
+            out[pos] = shape(PortRef(pos))
+    return out
 
 
 class _Unknown(Exception):

@@ -9,7 +9,6 @@ the smallest multiple that always works.
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 from ..diagnostics import Diagnostic
@@ -21,13 +20,26 @@ SEARCH_STEPS = 64  # how many multiples of the step to try on each side for "nea
 
 
 def _scale(size: int, stride: Fraction) -> int:
-    if stride >= 1:
-        return math.ceil(size / stride)
-    return int(size * (1 / stride))
+    """The size after a relative stride: ceil(size / stride) when it downsamples, size / stride when it
+    upsamples (integer arithmetic on the fraction's parts)."""
+    num, den = stride.numerator, stride.denominator
+    if num == den:
+        return size
+    if num > den:
+        return -(-size * den // num)
+    return size * den // num
 
 
 def propagate(ir: IR, hw: Size) -> dict[PortRef, Size]:
-    """The (height, width) of every port at input size hw, from the inferred strides."""
+    """The (height, width) of every port at input size hw, from the inferred strides (kept in the IR's cache:
+    the size rules and the shape facts both need them)."""
+    key = ("sizes", tuple(hw))
+    if key not in ir.cache:
+        ir.cache[key] = _propagate(ir, hw)
+    return ir.cache[key]  # type: ignore[no-any-return]
+
+
+def _propagate(ir: IR, hw: Size) -> dict[PortRef, Size]:
     sizes: dict[PortRef, Size] = {PortRef(INPUT): hw}
     for pos, node in ir.nodes.items():
         if not node.inputs or not node.ok:
