@@ -14,7 +14,6 @@ as an entry point of the `yamlnet.blocks` group would be. Importing this module 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import importlib.util
 import inspect
 import os
@@ -195,6 +194,8 @@ def _load_module(name: str, origin: str) -> ModuleType:
     if not all(part.isidentifier() for part in name.split(".")):
         raise PluginError(f"{origin}: `{name}` is neither a .py file nor a module name")
     # loaded exactly as an installed package's `yamlnet.blocks` entry point is (see registry._load_declarations)
+    import importlib.metadata
+
     ep = importlib.metadata.EntryPoint(name=name, value=name, group="yamlnet.blocks")
     try:
         module = ep.load()

@@ -13,7 +13,6 @@ Declarations come from the ``decl`` module of every sub-package of ``blocks/`` a
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -295,6 +294,7 @@ def tap_name(stride: int) -> str:
 
 _DECLS: dict[tuple[str | None, str], BlockDecl] = {}  # (dialect or None for shared, name) -> declaration
 _LOADED = False
+_ENTRY_POINTS_LOADED = False
 
 
 class RegistrationError(ValueError):
@@ -356,34 +356,57 @@ def _load_declarations() -> None:
                 except ModuleNotFoundError as e:
                     if e.name != f"blocks.{info.name}.decl":
                         raise
+
+
+def _load_entry_points() -> None:
+    """Declarations of installed packages (entry point group `yamlnet.blocks`). Read when a name is not among
+    the project's own blocks, or when every name is asked for: scanning the installed distributions costs more
+    than validating a spec, and a name never has two declarations in one dialect (register refuses it)."""
+    global _ENTRY_POINTS_LOADED
+    _load_declarations()
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    import importlib.metadata
+
     for ep in importlib.metadata.entry_points(group="yamlnet.blocks"):
         if not ep.value.startswith("blocks."):
             ep.load()  # a third-party package's declaration module registers its blocks
 
 
-def lookup(name: str, dialect: str | None = "yolov5") -> BlockDecl | None:
-    """The declaration a spec of `dialect` means by `name`: the dialect's own, else the shared one."""
-    _load_declarations()
+def _find(name: str, dialect: str | None) -> BlockDecl | None:
     if dialect is not None and (dialect, name) in _DECLS:
         return _DECLS[(dialect, name)]
     return _DECLS.get((None, name))
 
 
+def lookup(name: str, dialect: str | None = "yolov5") -> BlockDecl | None:
+    """The declaration a spec of `dialect` means by `name`: the dialect's own, else the shared one."""
+    _load_declarations()
+    found = _find(name, dialect)
+    if found is None and not _ENTRY_POINTS_LOADED:
+        _load_entry_points()
+        found = _find(name, dialect)
+    return found
+
+
 def names(dialect: str | None = None) -> list[str]:
     """Block names a spec of `dialect` can use (every registered name when `dialect` is None)."""
-    _load_declarations()
+    _load_entry_points()
     return sorted({n for (d, n) in _DECLS if dialect is None or d is None or d == dialect})
 
 
 def dialects_of(name: str) -> list[str]:
     """The dialects that declare `name` as their own (empty for a shared block or an unknown name)."""
     _load_declarations()
+    if not any(n == name for (_, n) in _DECLS):
+        _load_entry_points()
     return sorted(d for (d, n) in _DECLS if n == name and d is not None)
 
 
 def declarations(dialect: str | None = None) -> list[BlockDecl]:
     """Every declaration (or those visible in `dialect`), ordered by name then dialect."""
-    _load_declarations()
+    _load_entry_points()
     out = [d for (dl, _), d in _DECLS.items() if dialect is None or dl is None or dl == dialect]
     if dialect is not None:  # a dialect's own block hides the shared one of the same name
         own = {d.name for d in out if d.dialect == dialect}
