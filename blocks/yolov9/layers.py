@@ -127,22 +127,16 @@ class RepNCSPELAN4(nn.Module):
         return self.cv4(torch.cat(parts, 1))
 
 
-class ELAN1(nn.Module):
-    """The light GELAN stage of YOLOv9-t: like RepNCSPELAN4 with plain 3x3 Convs for the two stages."""
+class ELAN1(RepNCSPELAN4):
+    """The light GELAN stage of YOLOv9-t: RepNCSPELAN4's data flow with plain 3x3 Convs for the two stages."""
 
     def __init__(self, c1: int, c2: int, c3: int, c4: int) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         self.c = c3 // 2
         self.cv1 = Conv(c1, c3, 1, 1)
         self.cv2 = Conv(c3 // 2, c4, 3, 1)
         self.cv3 = Conv(c4, c4, 3, 1)
         self.cv4 = Conv(c3 + 2 * c4, c2, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = list(self.cv1(x).chunk(2, 1))
-        parts.append(self.cv2(parts[-1]))
-        parts.append(self.cv3(parts[-1]))
-        return self.cv4(torch.cat(parts, 1))
 
 
 class ADown(nn.Module):
