@@ -22,16 +22,17 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from blocks.yolov5.decl import positive  # the shared value rules
 from yamlnet.registry import FILL_C1, FILL_N, REQUIRED, Arg, Scaling, SizeRule, declare, out_arg, stride_arg
 
 UL = "ultralytics"
 LAYERS = "blocks.ultralytics.layers"
 
 C1 = Arg("c1", "int", fill=FILL_C1, doc="input channels (filled by the compiler)")
-C2 = Arg("c2", "int", width=True, doc="output channels; make_divisible(min(c2, max_channels) * width, 8)")
+C2 = Arg("c2", "int", width=True, low=1, doc="output channels; make_divisible(min(c2, max_channels) * width, 8)")
 N = Arg("n", "int", default=1, fill=FILL_N, doc="number of inner blocks (the row's depth after depth scaling)")
-G = Arg("g", "int", default=1, doc="groups of the inner convs")
-E = Arg("e", "float", default=0.5, doc="hidden channels as a fraction of c2")
+G = Arg("g", "int", default=1, low=1, doc="groups of the inner convs")
+E = Arg("e", "float", default=0.5, valid=positive, doc="hidden channels as a fraction of c2")
 SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
 NO_SHORTCUT = Arg("shortcut", "bool", default=False, doc="residual connection in the inner blocks")
 
@@ -100,7 +101,7 @@ declare(
     "Bottleneck",
     f"{LAYERS}:Bottleneck",
     dialect=UL,
-    args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), doc="kernel sizes of the two convs"), E),
+    args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), low=1, doc="kernel sizes of the two convs"), E),
     out_channels=out_arg("c2"),
     doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
@@ -122,8 +123,8 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "int", default=5, doc="max-pool kernel size"),
-        Arg("n", "int|none", default=None, doc="number of chained max pools; left out: 3, and the first conv keeps its activation"),
+        Arg("k", "int", default=5, low=1, doc="max-pool kernel size"),
+        Arg("n", "int|none", default=None, low=1, doc="number of chained max pools; left out: 3, and the first conv keeps its activation"),
         Arg("shortcut", "bool", default=False, doc="add the input to the output (when c1 == c2)"),
     ),
     out_channels=out_arg("c2"),
@@ -184,7 +185,7 @@ declare(
     "C3k",
     f"{LAYERS}:C3k",
     dialect=UL,
-    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, doc="kernel size of the Bottlenecks' convs")),
+    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, low=1, doc="kernel size of the Bottlenecks' convs")),
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
@@ -226,7 +227,12 @@ declare(
     "SCDown",
     f"{LAYERS}:SCDown",
     dialect=UL,
-    args=(C1, C2, Arg("k", "int", default=REQUIRED, doc="kernel size of the depth-wise conv"), Arg("s", "int", default=REQUIRED, doc="stride")),
+    args=(
+        C1,
+        C2,
+        Arg("k", "int", default=REQUIRED, low=1, doc="kernel size of the depth-wise conv"),
+        Arg("s", "int", default=REQUIRED, low=1, doc="stride"),
+    ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     doc="YOLOv10's downsampling: 1x1 Conv to c2, then a depth-wise k x k stride-s Conv.",
@@ -253,7 +259,7 @@ declare(
         Arg("a2", "bool", default=True, doc="area-attention inner blocks (False: C3k)"),
         Arg("area", "int", default=1, doc="number of areas the pixels are cut into for attention"),
         Arg("residual", "bool", default=False, doc="add the input, scaled per channel (forced True at scales l/x)"),
-        Arg("mlp_ratio", "float", default=2.0, doc="MLP width of the attention blocks (1.2 at scales l/x)"),
+        Arg("mlp_ratio", "float", default=2.0, valid=positive, doc="MLP width of the attention blocks (1.2 at scales l/x)"),
         E,
         G,
         SHORTCUT,
@@ -274,9 +280,9 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "int", default=2, doc="kernel size"),
-        Arg("s", "int", default=2, doc="upsampling factor"),
-        Arg("p", "int", default=0, doc="padding"),
+        Arg("k", "int", default=2, low=1, doc="kernel size"),
+        Arg("s", "int", default=2, low=1, doc="upsampling factor"),
+        Arg("p", "int", default=0, low=0, doc="padding"),
         Arg("bn", "bool", default=True, doc="BatchNorm after the conv (else the conv has a bias)"),
         Arg("act", "bool", default=True, doc="True: the default activation; False: none"),
     ),
