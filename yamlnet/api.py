@@ -51,15 +51,12 @@ def load_spec(
 
 
 def _edited(spec: Spec, over: dict[str, Any]) -> dict[str, Any]:
-    """The header values of a Spec object that differ from what its source text says (a Spec edited in
-    Python, e.g. `spec.model_copy(update={"nc": 3})`), merged with explicit overrides."""
-    if spec.source is None:
+    """The overrides to re-read a Spec object with: none when its header is what its rows were read with;
+    its current header values (with explicit overrides on top) when it was edited in Python, e.g.
+    `spec.model_copy(update={"nc": 3})`."""
+    if spec.source is None or all(getattr(spec, k) == spec.read_as.get(k) for k in OVERRIDABLE):
         return over
-    fresh, _, _ = load_spec_with_diagnostics(spec.source.text, overrides=over)
-    if fresh is None:
-        return over
-    changed = {k: getattr(spec, k) for k in OVERRIDABLE if getattr(spec, k) != getattr(fresh, k)}
-    return {**changed, **over}
+    return {**{k: getattr(spec, k) for k in OVERRIDABLE if getattr(spec, k) is not None}, **over}
 
 
 @dataclass

@@ -262,11 +262,10 @@ def _collect(paths: Sequence[str]) -> list[str]:
 Result = tuple[str, list[Diagnostic], Any]  # path, diagnostics, SourceText (to quote lines)
 
 
-def _validate_one(args: tuple[str, list[str], bool, Limits, dict[str, Any]]) -> Result:
-    path, sizes, static, limits, overrides = args
+def _validate_one(args: tuple[str, list[str], bool, bool, Limits, dict[str, Any]]) -> Result:
+    path, sizes, static, deep, limits, overrides = args
     from .api import validate
 
-    deep = bool(overrides.pop("deep", False))
     try:
         report = validate(path, imgsz=sizes, static=static, limits=limits, deep=deep, **overrides)
         return path, list(report.diagnostics), report.source
@@ -295,7 +294,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
         where = ", ".join(a.paths)
         print(f"yamlnet: error: no spec files found in {where} (a spec is a .yaml or .yml file)", file=sys.stderr)
         return EXIT_USAGE
-    jobs = [(f, sizes, a.static, limits, {**spec_overrides(a), "deep": a.deep}) for f in files]
+    jobs = [(f, sizes, a.static, a.deep, limits, spec_overrides(a)) for f in files]
     if len(files) == 1 or a.jobs == 1:
         results = [_validate_one(j) for j in jobs]
     else:
@@ -432,13 +431,13 @@ def cmd_blocks(a: argparse.Namespace) -> int:
 def cmd_render(a: argparse.Namespace) -> int:
     from .render.cli import run_render
 
-    return run_render(a, _limits(a))
+    return run_render(a, _limits(a), spec_overrides(a))
 
 
 def cmd_summary(a: argparse.Namespace) -> int:
     from .render.cli import run_summary
 
-    return run_summary(a, _limits(a))
+    return run_summary(a, _limits(a), spec_overrides(a))
 
 
 def cmd_export(a: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from ..graph.ir import INPUT, IR, PortRef
 from .model import YamlnetModel
 
 
-def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
+def lower_graph(ir: IR) -> fx.Graph:
     """The one lowering of an IR: a torch.fx Graph with a placeholder `x` (and `text` when a block takes text
     embeddings), one `call_module("model.{row}")` per row, a `getitem` per tap used, and the model's outputs.
     The compiled model is this graph's generated code; the shape pass interprets the same graph.
@@ -30,7 +30,7 @@ def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
     # embeddings as a second argument, "update" also returns the new ones (ImagePoolingAttn), "original" takes
     # those given to the model. They arrive as forward's optional second argument `text` (B, K, E); with None
     # each block uses its own placeholder (zeros), as the package does without a text model.
-    roles = roles if roles is not None else text_roles(ir)
+    roles = {pos: node.decl.text_io for pos, node in ir.nodes.items()}
     text = graph.placeholder("text", default_value=None) if any(roles.values()) else None
     current = text
 
@@ -66,11 +66,6 @@ def lower_graph(ir: IR, roles: dict[int, str | None] | None = None) -> fx.Graph:
     graph.output(outs[0] if len(outs) == 1 else tuple(outs))
     graph.lint()
     return graph
-
-
-def text_roles(ir: IR) -> dict[int, str | None]:
-    """How each row's block uses text embeddings (its declaration's `text_io`)."""
-    return {pos: node.decl.text_io for pos, node in ir.nodes.items() if node.decl.role != "select"}
 
 
 def module_root(modules: dict[int, nn.Module]) -> nn.Module:

@@ -617,11 +617,6 @@ class ShapeInterpreter(fx.Interpreter):
         self.shapes: dict[int, Any] = {}
         self.diagnostics: list[Diagnostic] = []
 
-    def static(self, ref: PortRef) -> tuple[int, ...] | None:
-        port = self.ir.port(ref)
-        hw = self.sizes.get(ref)
-        return None if port.channels is None or hw is None else (1, port.channels, hw[0], hw[1])
-
     def run_shapes(self) -> tuple[dict[int, Any], list[Diagnostic]]:
         x = torch.empty(1, self.ir.spec.ch, self.hw[0], self.hw[1], device="meta")
         try:
@@ -686,7 +681,7 @@ class ShapeInterpreter(fx.Interpreter):
         return out
 
     def _empty(self, ref: PortRef) -> torch.Tensor:
-        shape = self.static(ref)
+        shape = _static_shape(self.ir, self.sizes, ref)
         if shape is None:
             raise _Unknown
         return torch.empty(shape, device="meta")
@@ -740,21 +735,23 @@ def _declared_shapes(ir: IR, hw: tuple[int, int]) -> dict[int, Any]:
 
     sizes = propagate(ir, hw)
 
-    def shape(ref: PortRef) -> tuple[int, ...] | None:
-        port, s = ir.port(ref), sizes.get(ref)
-        return None if port.channels is None or s is None else (1, port.channels, s[0], s[1])
-
     out: dict[int, Any] = {}
     for pos, node in ir.nodes.items():
         if node.decl.role == "head":
             out[pos] = None
         elif node.decl.role == "select":
-            out[pos] = shape(node.inputs[0]) if node.inputs else None
+            out[pos] = _static_shape(ir, sizes, node.inputs[0]) if node.inputs else None
         elif node.multi:
-            out[pos] = [shape(PortRef(pos, t)) for t in node.taps]
+            out[pos] = [_static_shape(ir, sizes, PortRef(pos, t)) for t in node.taps]
         else:
-            out[pos] = shape(PortRef(pos))
+            out[pos] = _static_shape(ir, sizes, PortRef(pos))
     return out
+
+
+def _static_shape(ir: IR, sizes: dict[PortRef, tuple[int, int]], ref: PortRef) -> tuple[int, ...] | None:
+    """(1, C, H, W) of a port from its declared channels and its propagated size (None where unknown)."""
+    port, hw = ir.port(ref), sizes.get(ref)
+    return None if port.channels is None or hw is None else (1, port.channels, hw[0], hw[1])
 
 
 class _Unknown(Exception):

@@ -30,12 +30,6 @@ def _print_diags(facts: Any) -> None:
         print(file=sys.stderr)
 
 
-def spec_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from ..cli import spec_overrides as from_cli
-
-    return from_cli(args)
-
-
 def render_file(
     spec: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -78,12 +72,12 @@ def render_file(
     return facts, f"wrote {out} ({renderer.kind} renderer)"
 
 
-def run_render(args: argparse.Namespace, limits: Limits) -> int:
+def run_render(args: argparse.Namespace, limits: Limits, overrides: dict[str, Any] | None = None) -> int:
     from .engine import RenderError
 
     t0 = time.perf_counter()
     try:
-        facts, message = render_file(args.spec, args.output, args.imgsz, args.detail, limits, overrides=spec_overrides(args))
+        facts, message = render_file(args.spec, args.output, args.imgsz, args.detail, limits, overrides=overrides)
     except ValueError as e:
         print(f"yamlnet: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,10 +91,10 @@ def run_render(args: argparse.Namespace, limits: Limits) -> int:
     return EXIT_ERRORS if n_err else EXIT_OK
 
 
-def run_summary(args: argparse.Namespace, limits: Limits) -> int:
+def run_summary(args: argparse.Namespace, limits: Limits, overrides: dict[str, Any] | None = None) -> int:
     from .summary import collect, summary_json, summary_markdown, summary_text
 
-    facts = collect(args.spec, _hw(args.imgsz), limits, flops=True, overrides=spec_overrides(args))
+    facts = collect(args.spec, _hw(args.imgsz), limits, flops=True, overrides=overrides)
     if args.format == "json":
         print(json.dumps(summary_json(facts), indent=2, default=str))
     else:

@@ -147,6 +147,9 @@ class Spec(BaseModel):
     names: dict[str, Any] = Field(default_factory=dict)
     source: SourceText | None = Field(default=None, exclude=True, repr=False)
     spans: dict[str, Span] = Field(default_factory=dict, repr=False)  # where each top-level key is
+    # the header values the rows were read with (nc, anchors, ch, scale, dialect): a copy edited in Python
+    # differs from them and is re-read from its text before it is analysed
+    read_as: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @property
     def scaling(self) -> Scaling:

@@ -233,6 +233,7 @@ def parse_tree(
         source=src,
         spans=spans,
     )
+    spec.read_as = {k: getattr(spec, k) for k in ("nc", "anchors", "ch", "scale", "dialect")}
     return spec, diags
 
 
