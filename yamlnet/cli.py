@@ -47,7 +47,9 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spec")
     g.add_argument("--scale", metavar="LETTER", help="the Ultralytics scale to use (n, s, m, l, x); default: from the file name, else the first")
     g.add_argument(
-        "--dialect", choices=("yolov5", "ultralytics"), help="read the spec in this dialect (default: told from the file, or its `dialect:` key)"
+        "--dialect",
+        choices=("yolov5", "ultralytics", "yolov7", "yolov9"),
+        help="read the spec in this dialect (default: told from the file, or its `dialect:` key)",
     )
 
 

@@ -40,7 +40,18 @@ FILL_HEADER = "header:"  # prefix: "header:reg_max" fills the argument from the 
 
 ARG_TYPES = ("int", "float", "bool", "str", "list", "none", "any", "activation")  # activation: nn.LeakyReLU(0.1) in a row
 
-DIALECTS = ("yolov5", "ultralytics")  # the YAML dialects a spec can be written in
+DIALECT_TITLES = {  # the YAML dialects a spec can be written in, and how messages name them
+    "yolov5": "YOLOv5",
+    "ultralytics": "Ultralytics",
+    "yolov7": "YOLOv7",
+    "yolov9": "YOLOv9 (original)",
+}
+DIALECTS = tuple(DIALECT_TITLES)
+
+
+def dialect_title(dialect: str) -> str:
+    """How a message names a dialect ("YOLOv5", "Ultralytics", ...)."""
+    return DIALECT_TITLES.get(dialect, dialect)
 
 
 @dataclass(frozen=True)

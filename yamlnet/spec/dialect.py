@@ -139,7 +139,7 @@ def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool) -> bool:
 
 
 def _title(dialect: str) -> str:
-    return {YOLOV5: "YOLOv5", ULTRALYTICS: "Ultralytics"}.get(dialect, dialect)
+    return registry.dialect_title(dialect)
 
 
 def choose_scale(

@@ -60,7 +60,7 @@ class Header(BaseModel):
     anchors: list[list[float]] | int | None = None
     ch: int = Field(default=3, ge=1, le=65536)
     # the Ultralytics dialect's keys
-    dialect: Literal["yolov5", "ultralytics"] | None = None
+    dialect: Literal["yolov5", "ultralytics", "yolov7", "yolov9"] | None = None
     scales: dict[str, list[float]] | None = None
     scale: str | None = None
     end2end: bool | None = None
@@ -138,7 +138,7 @@ class Spec(BaseModel):
     anchors: list[list[float]] | int | None = None
     activation: ActivationCall | None = None
     ch: int = 3
-    dialect: Literal["yolov5", "ultralytics"] = "yolov5"
+    dialect: Literal["yolov5", "ultralytics", "yolov7", "yolov9"] = "yolov5"
     scale: str | None = None  # the Ultralytics scale letter in use
     scales: dict[str, list[float]] | None = None  # every scale the file offers: letter -> [depth, width, max_channels]
     max_channels: float = math.inf  # the scale's channel cap (Ultralytics), inf for none

@@ -478,9 +478,9 @@ def _parse_row(
             close = [lowered[module.lower()]] if module.lower() in lowered else []
         elsewhere = [d for d in registry.dialects_of(module) if d != dialect]
         if elsewhere:
-            other = "Ultralytics" if elsewhere[0] == "ultralytics" else "YOLOv5"
-            this = "YOLOv5" if dialect == "yolov5" else "Ultralytics"
-            text = f"`{module}` is a{'n' * (other == 'Ultralytics')} {other} block, but this spec reads as {this}"
+            other = registry.dialect_title(elsewhere[0])
+            this = registry.dialect_title(dialect)
+            text = f"`{module}` is a{'n' * (other[0] in 'AEIOU')} {other} block, but this spec reads as {this}"
             hint = f"add a top-level `dialect: {elsewhere[0]}` if the file is written for {other}"
         else:
             text = f"unknown module `{module}`"
