@@ -205,6 +205,11 @@ class BlockDecl:
     # how the block uses text embeddings (YOLO-World, YOLOE): "in" takes the current ones as a second input,
     # "update" also returns new ones (ImagePoolingAttn), "original" takes those given to the model
     text_io: str | None = None
+    # a head whose inputs are several sets of levels (YOLOv9's DualDDetect: auxiliary P3..P5, then main P3..P5;
+    # DSegment: the levels, then its prototype input): `level_sets(n_inputs)` gives the (start, stop) ranges that
+    # are each one set, in increasing stride; later sets must repeat the first one's strides (one anchor grid);
+    # inputs outside every range are not levels. None: all inputs are one set.
+    level_sets: Callable[[int], Sequence[tuple[int, int]]] | None = None
 
     def shapes_static(self, args: Mapping[str, Any]) -> bool:
         """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the

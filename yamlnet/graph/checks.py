@@ -408,24 +408,52 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
         node.ok = False
     if None in strides:
         return
-    for i in range(1, len(strides)):
-        if not strides[i] > strides[i - 1]:  # type: ignore[operator]
-            order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
-            span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
-            diags.append(
-                Diagnostic(
-                    "YN403",
-                    f"{node.decl.name} inputs must go from small to large stride",
-                    span,
-                    label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
-                    notes=(order,),
-                    help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels",
+    sets = list(node.decl.level_sets(len(strides))) if node.decl.level_sets is not None else [(0, len(strides))]
+    for start, stop in sets:
+        for i in range(start + 1, stop):
+            if not strides[i] > strides[i - 1]:  # type: ignore[operator]
+                order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs[start:stop], strides[start:stop]))
+                span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+                diags.append(
+                    Diagnostic(
+                        "YN403",
+                        f"{node.decl.name} inputs must go from small to large stride",
+                        span,
+                        label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
+                        notes=(order,),
+                        help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels",
+                    )
                 )
+                node.ok = False
+                return
+            if strides[i].denominator != 1:  # type: ignore[union-attr]
+                break
+    _check_level_sets(ir, node, sets, diags)
+
+
+def _check_level_sets(ir: IR, node: Node, sets: list[tuple[int, int]], diags: list[Diagnostic]) -> None:
+    """A head with several sets of levels decodes them all on the first set's grid: each set repeats its strides."""
+    first = node.in_strides[sets[0][0] : sets[0][1]]
+    for k, (start, stop) in enumerate(sets[1:], start=2):
+        got = node.in_strides[start:stop]
+        bad = next((j for j, (a, b) in enumerate(zip(got, first)) if a != b), None)
+        if bad is None and len(got) == len(first):
+            continue
+        i = start + (bad if bad is not None else 0)
+        span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+        want = ", ".join(_fmt(s) for s in first)
+        diags.append(
+            Diagnostic(
+                "YN412",
+                f"{node.decl.name}'s input set {k} has strides {', '.join(_fmt(s) for s in got)}; set 1 has {want}",
+                span,
+                label=f"stride {_fmt(node.in_strides[i])}" + (f" where set 1 has {_fmt(first[bad])}" if bad is not None else ""),
+                notes=(f"set {k} is inputs {start + 1} to {stop} of `from`; every set is decoded on the grid of set 1",),
+                help=f"give set {k} the same levels as set 1 (strides {want}), in the same order",
             )
-            node.ok = False
-            return
-        if strides[i].denominator != 1:  # type: ignore[union-attr]
-            break
+        )
+        node.ok = False
+        return
 
 
 # Text-guided models: a row whose block updates the text embeddings (`text_io="update"`, ImagePoolingAttn) is used

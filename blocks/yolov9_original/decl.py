@@ -1,0 +1,150 @@
+"""Declarations of the YOLOv9 (original, WongKinYiu/yolov9) dialect, following that repository's parse rules:
+
+- Conv is YOLOv5's `[c2, k, s, p, g, d, act]` (the shared declaration; dilation before the activation).
+- RepNCSPELAN4 `[c2, c3, c4, c5]`, ELAN1 `[c2, c3, c4]`, SPPELAN `[c2, c3]`, ADown/AConv `[c2]`, CBLinear
+  `[[c2s]]`, CBFuse `[[idx]]` are built by the Ultralytics dialect's implementations (blocks.yolov9.layers):
+  the repository's constructors take the same arguments. Their declarations here are the Ultralytics ones,
+  re-registered for this dialect; the width rule is YOLOv5's (make_divisible(c2 * width, 8), a count equal to
+  na * (nc + 5) left as is), as the repository's parse_model scales.
+- Silence `[]` passes its input on (row 0: the image, so later rows can start a second branch from `0`).
+- The heads take `[nc]` (Segment, DSegment, DualDSegment `[nc, nm, npr]`, Panoptic `[nc, sem_nc, nm, npr]`)
+  and then the list of input channels; they are anchor-free (no `anchors` argument: the repository's own
+  parse fails on a YOLOv5-era `Detect [nc, anchors]` row). The argument at position 2 (npr; Panoptic's nm)
+  is width-scaled by make_divisible(v * width, 8), as the repository scales it.
+
+- DualDDetect takes its inputs as two sets of levels (auxiliary, then main), TripleDDetect three; DSegment
+  adds the prototype input after its levels, DualDSegment two (one per set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from yamlnet import registry
+from yamlnet.registry import FILL_C1S, Arg, Scaling, declare, out_same
+
+V9 = "yolov9"
+HEADS = "blocks.yolov9_original.heads"
+LAYERS = "blocks.yolov9_original.layers"
+
+# The GELAN layers: the Ultralytics dialect's declarations (same arguments, same implementations).
+SHARED_WITH_ULTRALYTICS = ("RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear", "CBFuse")
+
+
+def _reuse_ultralytics(names: Sequence[str]) -> None:
+    import blocks.yolov9.decl  # noqa: F401  - registers the Ultralytics declarations this dialect shares
+
+    for name in names:
+        decl = registry.lookup(name, "ultralytics")
+        if decl is None or decl.dialect != "ultralytics":  # pragma: no cover - the Ultralytics package lost the block
+            raise RuntimeError(f"the Ultralytics dialect has no {name} to share with {V9}")
+        registry.register(dataclasses.replace(decl, dialect=V9, source=__name__))
+
+
+_reuse_ultralytics(SHARED_WITH_ULTRALYTICS)
+
+declare(
+    "Silence",
+    f"{LAYERS}:Silence",
+    dialect=V9,
+    args=(),
+    out_channels=out_same,
+    doc="Identity: at row 0 it stands for the input image, so that a second (auxiliary) branch can start from `0`. []",
+)
+
+
+# --- heads -------------------------------------------------------------------------------------------------
+
+
+def _width_v9(value: Any, sc: Scaling) -> Any:
+    """The repository's rule for a head's channel argument: make_divisible(v * width, 8), no exception."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    return int(math.ceil(value * sc.width / 8) * 8)
+
+
+NC = Arg("nc", "int", default=80, doc="number of classes")
+CH = Arg("ch", "list", fill=FILL_C1S, doc="channels of the inputs (filled by the compiler)")
+NM = Arg("nm", "int", default=32, low=1, doc="number of masks (prototypes)")
+NPR = Arg("npr", "int", default=256, low=1, width=_width_v9, doc="prototype channels, width-scaled (make_divisible(npr * width, 8))")
+SEM_NC = Arg("sem_nc", "int", default=93, low=1, doc="number of semantic (stuff) classes; the semantic map has sem_nc + nc channels")
+# Panoptic [nc, sem_nc, nm, npr]: the repository scales the row's third argument, which is nm there, not npr
+NM_SCALED = dataclasses.replace(NM, width=_width_v9, doc="number of masks, width-scaled (the repository scales the third argument)")
+NPR_PLAIN = dataclasses.replace(NPR, width=False, doc="prototype channels (not scaled in Panoptic's row)")
+
+
+def _sets(k: int, extra: int = 0) -> Callable[[int], list[tuple[int, int]]]:
+    """Inputs as k sets of nl levels, then `extra` single inputs (prototype sources)."""
+
+    def level_sets(n: int) -> list[tuple[int, int]]:
+        nl = max((n - extra) // k, 0)
+        return [(i * nl, (i + 1) * nl) for i in range(k)]
+
+    return level_sets
+
+
+def _count_check(k: int, extra: int, what: str) -> registry.Prepare:
+    def prepare(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
+        levels = n_inputs - extra
+        if levels < k or levels % k:
+            raise ValueError(f"its inputs are {what}: {n_inputs} inputs do not split that way")
+        return args
+
+    return prepare
+
+
+def _head(name: str, doc: str, args: tuple[Arg, ...], sets: int = 1, extra: int = 0, what: str = "") -> None:
+    declare(
+        name,
+        f"{HEADS}:{name}",
+        dialect=V9,
+        args=args,
+        inputs="list",
+        role="head",
+        out_channels=None,
+        level_sets=_sets(sets, extra) if (sets > 1 or extra) else None,
+        prepare=_count_check(sets, extra, what) if (sets > 1 or extra) else None,
+        doc=doc,
+    )
+
+
+_head("Detect", "YOLOv9-repository anchor-free head (yolov7-af): DFL boxes and class logits per level. [nc]", (NC, CH))
+_head("DDetect", "GELAN detection head: Detect with grouped (g=4) box convs. [nc]", (NC, CH))
+_head(
+    "DualDDetect",
+    "YOLOv9 head over two sets of levels (auxiliary, then main); eval decodes both. [nc]",
+    (NC, CH),
+    sets=2,
+    what="two sets of levels (auxiliary P3..P5, then main P3..P5)",
+)
+_head(
+    "TripleDDetect",
+    "YOLOv9 head over three sets of levels; eval decodes the third only. [nc]",
+    (NC, CH),
+    sets=3,
+    what="three sets of levels",
+)
+_head("Segment", "Detect plus mask coefficients and prototypes from the first level. [nc, nm, npr]", (NC, NM, NPR, CH))
+_head(
+    "DSegment",
+    "DDetect plus mask coefficients; prototypes are a 1x1 Conv of the last input. [nc, nm, npr]",
+    (NC, NM, NPR, CH),
+    extra=1,
+    what="the levels, then the prototype input",
+)
+_head(
+    "DualDSegment",
+    "DualDDetect plus mask coefficients per set; prototypes from the last two inputs; eval keeps the main set. [nc, nm, npr]",
+    (NC, NM, NPR, CH),
+    sets=2,
+    extra=2,
+    what="two sets of levels, then one prototype input per set",
+)
+_head(
+    "Panoptic",
+    "Segment plus a semantic map over sem_nc + nc classes (2x the first level). [nc, sem_nc, nm, npr]",
+    (NC, SEM_NC, NM_SCALED, NPR_PLAIN, CH),
+)
