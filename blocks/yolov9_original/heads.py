@@ -282,9 +282,7 @@ class UConv(nn.Module):
 class Panoptic(_MaskMixin, Detect):
     """Segment plus a semantic map over sem_nc + nc classes from the first level (`uconv`)."""
 
-    def __init__(
-        self, nc: int = 80, sem_nc: int = 93, nm: int = 32, npr: int = 256, ch: Sequence[int] = (), inplace: bool = True
-    ) -> None:
+    def __init__(self, nc: int = 80, sem_nc: int = 93, nm: int = 32, npr: int = 256, ch: Sequence[int] = (), inplace: bool = True) -> None:
         super().__init__(nc, ch, inplace)
         self.sem_nc, self.nm, self.npr = sem_nc, nm, npr
         self.proto = Proto(int(ch[0]), npr, nm)
