@@ -6,6 +6,8 @@
   the repository's constructors take the same arguments. Their declarations here are the Ultralytics ones,
   re-registered for this dialect; the width rule is YOLOv5's (make_divisible(c2 * width, 8), a count equal to
   na * (nc + 5) left as is), as the repository's parse_model scales.
+- MP `[]`, SP `[k, s]` and SPPCSPC `[c2]` (the depth inserted after c2) are the YOLOv7 dialect's
+  (blocks.yolov7.layers), as the repository's yolov7-af files use them.
 - Silence `[]` passes its input on (row 0: the image, so later rows can start a second branch from `0`).
 - The heads take `[nc]` (Segment, DSegment, DualDSegment `[nc, nm, npr]`, Panoptic `[nc, sem_nc, nm, npr]`)
   and then the list of input channels; they are anchor-free (no `anchors` argument: the repository's own
@@ -34,17 +36,24 @@ LAYERS = "blocks.yolov9_original.layers"
 SHARED_WITH_ULTRALYTICS = ("RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear", "CBFuse")
 
 
-def _reuse_ultralytics(names: Sequence[str]) -> None:
-    import blocks.yolov9.decl  # noqa: F401  - registers the Ultralytics declarations this dialect shares
+# YOLOv7's pooling layers and SPPCSPC (yolov7-af*): the YOLOv7 dialect's declarations and implementations.
+SHARED_WITH_YOLOV7 = ("MP", "SP", "SPPCSPC")
+
+
+def _reuse(dialect: str, names: Sequence[str]) -> None:
+    """Register another dialect's declarations of `names` for this dialect too (same arguments, same module)."""
+    import blocks.yolov7.decl  # noqa: F401  - registers the declarations this dialect shares
+    import blocks.yolov9.decl  # noqa: F401
 
     for name in names:
-        decl = registry.lookup(name, "ultralytics")
-        if decl is None or decl.dialect != "ultralytics":  # pragma: no cover - the Ultralytics package lost the block
-            raise RuntimeError(f"the Ultralytics dialect has no {name} to share with {V9}")
+        decl = registry.lookup(name, dialect)
+        if decl is None or decl.dialect != dialect:  # pragma: no cover - the other dialect lost the block
+            raise RuntimeError(f"the {dialect} dialect has no {name} to share with {V9}")
         registry.register(dataclasses.replace(decl, dialect=V9, source=__name__))
 
 
-_reuse_ultralytics(SHARED_WITH_ULTRALYTICS)
+_reuse("ultralytics", SHARED_WITH_ULTRALYTICS)
+_reuse("yolov7", SHARED_WITH_YOLOV7)
 
 declare(
     "Silence",
