@@ -284,6 +284,20 @@ _ENTRIES: tuple[Entry, ...] = (
         Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 2, CBLinear, [[16, 32]]]\n", (4, 10)),
     ),
     Entry(
+        "YN135",
+        "error",
+        "an anchor-free head is given anchors (a YOLOv5-era `[nc, anchors]` head row)",
+        "In the YOLOv9 (original) and Ultralytics dialects Detect is anchor-free and takes `[nc]`; the row passes "
+        "the spec's anchors after nc, as YOLOv5 files do. YOLOv9's own parse_model fails on such a row (the anchors "
+        "land where the input channels go). Read the file as YOLOv5 (`dialect: yolov5`), where Detect is the anchor "
+        "head, or remove the anchors argument to build the anchor-free head.",
+        Example(
+            "nc: 3\ndialect: yolov9\nanchors: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n"
+            "  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n  - [[1, 2], 1, Detect, [nc, anchors]]\n",
+            (9, 30),
+        ),
+    ),
+    Entry(
         "YN201",
         "error",
         "`from` points outside the spec",
@@ -454,6 +468,19 @@ _ENTRIES: tuple[Entry, ...] = (
             imgsz=("320",),
             static=False,
             blocks=("FlatHead",),
+        ),
+    ),
+    Entry(
+        "YN412",
+        "error",
+        "a head's later set of levels has other strides than its first",
+        "YOLOv9's DualDDetect (TripleDDetect, DualDSegment) takes its inputs as sets of levels: the auxiliary P3..P5, "
+        "then the main P3..P5. Every set is decoded on the first set's anchor grid, so each must have the same "
+        "strides in the same order; a set that differs would pair its maps with the wrong grid cells.",
+        Example(
+            "nc: 3\ndialect: yolov9\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n"
+            "  - [-1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n  - [[2, 3, 1, 3], 1, DualDDetect, [nc]]\n",
+            (9, 13),
         ),
     ),
     # --- YN5xx: limits and hostile input ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import registry
 from ..diagnostics import Diagnostic, Edit, Fix, Span
 from ..registry import CHECK_C1, FILL_C1, FILL_C1S, FILL_N, FILL_WEIGHTS, REQUIRED, Arg, BlockDecl
 from ..spec.expr import ActivationCall
@@ -58,6 +59,9 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
     yaml_args = decl.yaml_args()
     given = list(row.args)
     if len(given) > len(yaml_args):
+        refused = _anchors_to_anchor_free(spec, row, decl)
+        if refused is not None:
+            return None, [refused]
         extra_span = row.arg_spans[len(yaml_args)] if len(row.arg_spans) > len(yaml_args) else row.args_span
         diags.append(
             Diagnostic(
@@ -139,6 +143,30 @@ def bind_args(spec: Spec, row: Row, decl: BlockDecl, c_in: list[int] | None, n: 
     return (None if diags else bound), diags
 
 
+def _anchors_to_anchor_free(spec: Spec, row: Row, decl: BlockDecl) -> Diagnostic | None:
+    """YN135: a head without an `anchors` argument (an anchor-free one) given the spec's anchors as the argument
+    after its own, as a YOLOv5-era `[nc, anchors]` head row is written. YOLOv9's own parse fails on that row
+    too; the fixes are to drop the argument or to read the file as YOLOv5, whose Detect takes anchors."""
+    yaml_args = decl.yaml_args()
+    k = len(yaml_args)
+    if decl.role != "head" or any(a.name == "anchors" for a in decl.args) or spec.anchors is None or len(row.args) != k + 1:
+        return None
+    if row.args[k] != spec.anchors or k >= len(row.arg_spans) or k == 0:
+        return None
+    extra, before = row.arg_spans[k], row.arg_spans[k - 1]
+    fixes: tuple[Fix, ...] = ()
+    if extra.line == before.line == extra.end_line and before.end_column is not None:
+        cut = Span(extra.file, before.line, before.end_column, extra.line, extra.end_column)
+        fixes = (Fix("remove the anchors argument (an anchor-free head)", (Edit(cut, ""),), "unsafe"),)
+    return Diagnostic(
+        "YN135",
+        f"{decl.name} is anchor-free in the {registry.dialect_title(spec.dialect)} dialect, but the row gives it anchors",
+        extra,
+        label="anchors",
+        notes=(f"{signature(decl)} takes no anchors; `[nc, anchors]` is the argument form of YOLOv5's anchor head",),
+        help="read the file as YOLOv5 (`dialect: yolov5`), whose head takes anchors, or remove the anchors argument",
+        fixes=fixes,
+    )
 
 
 def derived_header(spec: Spec, row: Row, key: str) -> Any:

@@ -406,40 +406,62 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
             )
         )
         node.ok = False
+    if node.decl.level_sets is not None:  # several sets of levels (YOLOv9's DualDDetect, DSegment)
+        _check_level_sets(ir, node, diags)
+        return
     if None in strides:
         return
-    sets = list(node.decl.level_sets(len(strides))) if node.decl.level_sets is not None else [(0, len(strides))]
+    for i in range(1, len(strides)):
+        if not strides[i] > strides[i - 1]:  # type: ignore[operator]
+            order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
+            span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+            diags.append(
+                Diagnostic(
+                    "YN403",
+                    f"{node.decl.name} inputs must go from small to large stride",
+                    span,
+                    label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
+                    notes=(order,),
+                    help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels",
+                )
+            )
+            node.ok = False
+            return
+        if strides[i].denominator != 1:  # type: ignore[union-attr]
+            break
+
+
+def _check_level_sets(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
+    """A head whose inputs are sets of levels (`BlockDecl.level_sets`): strides increase within each set (YN403),
+    and every later set repeats the first set's strides, since all are decoded on its grid (YN412)."""
+    strides = node.in_strides
+    if None in strides or node.decl.level_sets is None:
+        return
+    sets = list(node.decl.level_sets(len(strides)))
     for start, stop in sets:
         for i in range(start + 1, stop):
             if not strides[i] > strides[i - 1]:  # type: ignore[operator]
-                order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs[start:stop], strides[start:stop]))
                 span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+                order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs[start:stop], strides[start:stop]))
                 diags.append(
                     Diagnostic(
                         "YN403",
                         f"{node.decl.name} inputs must go from small to large stride",
                         span,
                         label=f"stride {_fmt(strides[i])} after stride {_fmt(strides[i - 1])}",
-                        notes=(order,),
-                        help="list the inputs as P3, P4, P5 (strides 8, 16, 32), matching the anchor levels",
+                        notes=(f"inputs {start + 1} to {stop} are one set of levels: {order}",),
+                        help="list each set of levels as P3, P4, P5 (strides 8, 16, 32)",
                     )
                 )
                 node.ok = False
                 return
-            if strides[i].denominator != 1:  # type: ignore[union-attr]
-                break
-    _check_level_sets(ir, node, sets, diags)
-
-
-def _check_level_sets(ir: IR, node: Node, sets: list[tuple[int, int]], diags: list[Diagnostic]) -> None:
-    """A head with several sets of levels decodes them all on the first set's grid: each set repeats its strides."""
-    first = node.in_strides[sets[0][0] : sets[0][1]]
+    first = strides[sets[0][0] : sets[0][1]] if sets else []
     for k, (start, stop) in enumerate(sets[1:], start=2):
-        got = node.in_strides[start:stop]
+        got = strides[start:stop]
         bad = next((j for j, (a, b) in enumerate(zip(got, first)) if a != b), None)
         if bad is None and len(got) == len(first):
             continue
-        i = start + (bad if bad is not None else 0)
+        i = start + (bad or 0)
         span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
         want = ", ".join(_fmt(s) for s in first)
         diags.append(
@@ -447,7 +469,7 @@ def _check_level_sets(ir: IR, node: Node, sets: list[tuple[int, int]], diags: li
                 "YN412",
                 f"{node.decl.name}'s input set {k} has strides {', '.join(_fmt(s) for s in got)}; set 1 has {want}",
                 span,
-                label=f"stride {_fmt(node.in_strides[i])}" + (f" where set 1 has {_fmt(first[bad])}" if bad is not None else ""),
+                label=f"stride {_fmt(strides[i])}" + (f" where set 1 has {_fmt(first[bad])}" if bad is not None else ""),
                 notes=(f"set {k} is inputs {start + 1} to {stop} of `from`; every set is decoded on the grid of set 1",),
                 help=f"give set {k} the same levels as set 1 (strides {want}), in the same order",
             )
