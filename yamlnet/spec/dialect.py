@@ -64,7 +64,7 @@ class Evidence:
     weight: int
 
 
-def gather(top: dict[str, Any], rows: list[tuple[str, int, Span]]) -> tuple[list[Evidence], list[tuple[str, Span]]]:
+def gather(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]]]) -> tuple[list[Evidence], list[tuple[str, Span]]]:
     """The file's evidence, and the rows whose block means a different declaration in different dialects
     without their arguments telling which."""
     evidence: list[Evidence] = []
@@ -72,7 +72,10 @@ def gather(top: dict[str, Any], rows: list[tuple[str, int, Span]]) -> tuple[list
         if key in top:
             evidence.append(Evidence(dialects, f"it has `{key}:`", top[key].key_span or top[key].span, HEADER_WEIGHT))
     differing: list[tuple[str, Span]] = []
-    for module, n_args, span in rows:
+    # a head row without anchors can mean an anchor head only when the header has an anchor table to fill in;
+    # `anchors: 3` (a count, as YOLOv9's anchor-free files carry it) gives an anchor head nothing
+    anchor_table = "anchors" in top and isinstance(top["anchors"].value, list)
+    for module, n_args, span, written in rows:
         own = registry.dialects_of(module)
         shared = registry.lookup(module, None) is not None
         if own and not shared and len(own) < len(registry.DIALECTS):
@@ -82,7 +85,7 @@ def gather(top: dict[str, Any], rows: list[tuple[str, int, Span]]) -> tuple[list
         readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
         if any(v is None for v in readings.values()) or len({id(v) for v in readings.values()}) < 2:
             continue
-        fits = frozenset(d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, "anchors" in top))
+        fits = frozenset(d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, anchor_table, written))
         if fits and len(fits) < len(readings):
             form = f"`{module}` with {n_args} argument{'s' * (n_args != 1)} has the form of {_names(fits)}"
             evidence.append(Evidence(fits, form, span, ROW_WEIGHT))
@@ -91,8 +94,9 @@ def gather(top: dict[str, Any], rows: list[tuple[str, int, Span]]) -> tuple[list
     return evidence, differing
 
 
-def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) -> tuple[str, list[Diagnostic]]:
-    """The dialect of a spec from its top-level YNodes and its rows as (module, number of args, module span).
+def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]]], file: str) -> tuple[str, list[Diagnostic]]:
+    """The dialect of a spec from its top-level YNodes and its rows as (module, number of args, module span,
+    the arguments as written).
 
     Every piece of evidence votes, with its weight, for the dialects it fits; the dialect with the most wins.
     Ultralytics and YOLOv5 win ties over the others (which need evidence of their own), in that order. A tie
@@ -169,15 +173,23 @@ def _dialect_fixes(top: dict[str, Any], file: str, dialects: tuple[str, ...]) ->
     return tuple(Fix(f"state `dialect: {d}`", (Edit(at, f"dialect: {d}\n"),), "unsafe") for d in dialects)
 
 
-def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool) -> bool:
+def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool, written: tuple[Any, ...] = ()) -> bool:
     """Whether a row with `n_args` arguments can mean this block: its required arguments are all given, and an
-    anchor head gets its anchors (from the row, or from a top-level `anchors:` the row can name)."""
+    anchor head gets its anchors (from the row, or from a top-level anchor table the row can name). A plain
+    number where an anchor head's anchors go (`Segment [nc, 32, 256]`: the anchor-free heads' mask count) is
+    not counted as that head's form: anchor files name their table there (`[nc, anchors, 32, 256]`)."""
     yaml_args = decl.yaml_args()
     required = sum(1 for a in yaml_args if a.default is registry.REQUIRED)
     if not required <= n_args <= len(yaml_args):
         return False
     names = [a.name for a in yaml_args]
-    return has_anchors or "anchors" not in names or names.index("anchors") < n_args
+    if "anchors" not in names:
+        return True
+    i = names.index("anchors")
+    if i >= n_args:
+        return has_anchors
+    given = written[i] if i < len(written) else None
+    return not (isinstance(given, (int, float)) and not isinstance(given, bool))
 
 
 def _title(dialect: str) -> str:

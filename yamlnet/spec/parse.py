@@ -326,9 +326,9 @@ def _col(span: Span, column: int) -> Span:
     return Span(span.file, span.line, span.column + max(column - 1, 0), span.line, span.column + max(column - 1, 0) + 1)
 
 
-def _row_shapes(top: dict[str, YNode]) -> list[tuple[str, int, Span]]:
-    """(module, number of args, module span) of every well-formed row: the evidence for the dialect."""
-    out: list[tuple[str, int, Span]] = []
+def _row_shapes(top: dict[str, YNode]) -> list[tuple[str, int, Span, tuple[Any, ...]]]:
+    """(module, number of args, module span, the args as written) of every well-formed row: the evidence for the dialect."""
+    out: list[tuple[str, int, Span, tuple[Any, ...]]] = []
     for section in ("backbone", "head"):
         node = top.get(section)
         if node is None or not isinstance(node.value, list):
@@ -342,7 +342,8 @@ def _row_shapes(top: dict[str, YNode]) -> list[tuple[str, int, Span]]:
             else:
                 continue
             if isinstance(m.value, str):
-                out.append((m.value, len(a.value) if isinstance(a.value, list) else 0, m.span))
+                written = tuple(x.value for x in a.value) if isinstance(a.value, list) else ()
+                out.append((m.value, len(written), m.span, written))
     return out
 
 
