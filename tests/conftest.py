@@ -92,3 +92,29 @@ def output_shapes(o: Any) -> Any:
     if isinstance(o, (list, tuple)):
         return [output_shapes(x) for x in o]
     return o
+
+
+YOLOV9_DIR = Path(os.environ.get("YAMLNET_YOLOV9_REFERENCE", REFERENCE_DIR.parent / "yolov9-original"))
+
+
+def _yolov9_reference() -> dict[str, Any] | None:
+    f = YOLOV9_DIR / "reference.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+YOLOV9 = _yolov9_reference()
+
+
+def require_yolov9() -> dict[str, Any]:
+    """The YOLOv9 (original repository) reference numbers; skip when absent, except under CI where absence is a failure."""
+    if YOLOV9 is None:
+        msg = f"YOLOv9 (original) reference not found at {YOLOV9_DIR} (set YAMLNET_YOLOV9_REFERENCE to its folder)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return YOLOV9
+
+
+def yolov9_files() -> list[str]:
+    """Every file the YOLOv9 reference measured (including the ones its repository cannot build)."""
+    return sorted(YOLOV9["models"]) if YOLOV9 else ["<reference missing>"]
