@@ -131,3 +131,14 @@ def test_declared_shapes_equal_running_every_block(name: str) -> None:
     for size in fast.shapes:
         declared = {p: s for p, s in fast.shapes[size].items() if s is not None}
         assert declared and declared == {p: deep.shapes[size][p] for p in declared}, size
+
+
+@pytest.mark.parametrize(("spec", "name"), [("yolov9-gelan-c.yaml", "detect/gelan-c.yaml"), ("yolov9-c-dual.yaml", "detect/yolov9-c.yaml")])
+def test_bundled_specs_are_the_repository_models(spec: str, name: str) -> None:
+    """The bundled YOLOv9 specs (own words, same rows) give the repository's parameters and state_dict layout."""
+    from conftest import SPECS
+
+    ref = _ref(name)
+    model = yamlnet.build(SPECS / spec, device="meta")
+    assert sum(p.numel() for p in model.parameters()) == ref["params"]
+    assert {k: list(v.shape) for k, v in model.state_dict().items()} == ref["state_dict"]
