@@ -55,6 +55,14 @@ def _reuse(dialect: str, names: Sequence[str]) -> None:
 _reuse("ultralytics", SHARED_WITH_ULTRALYTICS)
 _reuse("yolov7", SHARED_WITH_YOLOV7)
 
+# Three of them are built by subclasses that give the module tree the repository's shape (SP wrappers in
+# SPPELAN, the shared activations of RepNCSPELAN4's RepConvs and of SPPCSPC's convs): same arguments,
+# parameters, keys and outputs, so `model.modules()` counts what the repository's model counts.
+for _name in ("RepNCSPELAN4", "SPPELAN", "SPPCSPC"):
+    _decl = registry.lookup(_name, V9)
+    assert _decl is not None
+    registry.register(dataclasses.replace(_decl, impl=f"{LAYERS}:{_name}"), replace=True)
+
 declare(
     "Silence",
     f"{LAYERS}:Silence",

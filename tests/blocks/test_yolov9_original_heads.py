@@ -93,12 +93,43 @@ def test_dual_segment_keeps_the_main_set_and_panoptic_adds_semantics() -> None:
 def test_silence_is_identity_and_the_gelan_layers_are_the_ultralytics_ones() -> None:
     x = torch.randn(1, 3, 4, 4)
     assert Silence()(x) is x
-    for name in ("RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear", "CBFuse"):
-        v9, ul = registry.lookup(name, "yolov9"), registry.lookup(name, "ultralytics")
-        assert v9 is not None and ul is not None and v9.dialect == "yolov9" and v9.impl == ul.impl and v9.args == ul.args
-    for name in ("MP", "SP", "SPPCSPC"):
-        v9, v7 = registry.lookup(name, "yolov9"), registry.lookup(name, "yolov7")
-        assert v9 is not None and v7 is not None and v9.impl == v7.impl
+    for other, names in (
+        ("ultralytics", ("RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN", "CBLinear", "CBFuse")),
+        ("yolov7", ("MP", "SP", "SPPCSPC")),
+    ):
+        for name in names:
+            v9, theirs = registry.lookup(name, "yolov9"), registry.lookup(name, other)
+            assert v9 is not None and theirs is not None and v9.dialect == "yolov9" and v9.args == theirs.args
+            mine, shared = registry.load_impl(v9), registry.load_impl(theirs)
+            assert mine is shared or (issubclass(mine, shared) and name in ("RepNCSPELAN4", "SPPELAN", "SPPCSPC")), name
+
+
+def test_the_subclasses_only_reshape_the_module_tree() -> None:
+    """SPPELAN's pools are SP modules, RepConvs share a second activation, SPPCSPC's convs the default one:
+    same parameters and outputs as the shared implementations."""
+    from blocks.yolov7.layers import SPPCSPC as V7SPPCSPC
+    from blocks.yolov9.layers import SPPELAN as ULSPPELAN
+    from blocks.yolov9.layers import RepNCSPELAN4 as ULRepNCSPELAN4
+    from blocks.yolov9_original.layers import SPPCSPC, SPPELAN, RepNCSPELAN4
+    from yamlnet.compile.context import activation
+    from yamlnet.compile.instantiate import activation_factory
+
+    x = torch.randn(1, 16, 8, 8)
+    with activation(activation_factory(None)):
+        for mine, theirs, args in (
+            (SPPELAN, ULSPPELAN, (16, 16, 8)),
+            (RepNCSPELAN4, ULRepNCSPELAN4, (16, 16, 16, 8, 1)),
+            (SPPCSPC, V7SPPCSPC, (16, 16)),
+        ):
+            torch.manual_seed(0)
+            a = mine(*args).eval()
+            torch.manual_seed(0)
+            b = theirs(*args).eval()
+            assert a.state_dict().keys() == b.state_dict().keys()
+            assert torch.allclose(a(x), b(x))
+        elan = RepNCSPELAN4(16, 16, 16, 8, 1)
+    acts = {id(m.act) for m in elan.modules() if hasattr(m, "act") and not isinstance(m.act, torch.nn.Identity)}
+    assert len(acts) == 2  # Conv's shared SiLU and the RepConvs' own shared one
 
 
 HEAD_SPEC = """\

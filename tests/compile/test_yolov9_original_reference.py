@@ -40,6 +40,7 @@ def test_yolov9_yaml_builds_with_repository_numbers(name: str) -> None:
     assert head.decl.name == ref["head"]
     model = yamlnet.build(report.ir.spec, device="meta")
     assert sum(p.numel() for p in model.parameters()) == ref["params"]
+    assert len(list(model.modules())) == ref["modules"]  # root + container + layers, shared activations once
     _fast_forwards(model)  # norms and shape-keeping layers return their input: shapes only, 20x faster on meta
     assert [model.row_params[i] for i in sorted(model.row_params)] == ref["layer_params"]
     assert model.stride.tolist() == ref["stride"]
