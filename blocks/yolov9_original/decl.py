@@ -40,6 +40,9 @@ SHARED_WITH_ULTRALYTICS = ("RepNCSPELAN4", "ELAN1", "ADown", "AConv", "SPPELAN",
 SHARED_WITH_YOLOV7 = ("MP", "SP", "SPPCSPC")
 
 
+C2_DOC = "output channels, width-scaled as the repository does (make_divisible(c2 * width_multiple, 8))"
+
+
 def _reuse(dialect: str, names: Sequence[str]) -> None:
     """Register another dialect's declarations of `names` for this dialect too (same arguments, same module)."""
     import blocks.yolov7.decl  # noqa: F401  - registers the declarations this dialect shares
@@ -49,7 +52,8 @@ def _reuse(dialect: str, names: Sequence[str]) -> None:
         decl = registry.lookup(name, dialect)
         if decl is None or decl.dialect != dialect:  # pragma: no cover - the other dialect lost the block
             raise RuntimeError(f"the {dialect} dialect has no {name} to share with {V9}")
-        registry.register(dataclasses.replace(decl, dialect=V9, source=__name__))
+        args = tuple(dataclasses.replace(a, doc=C2_DOC) if a.name == "c2" and a.width is True else a for a in decl.args)
+        registry.register(dataclasses.replace(decl, dialect=V9, args=args, source=__name__))
 
 
 _reuse("ultralytics", SHARED_WITH_ULTRALYTICS)
