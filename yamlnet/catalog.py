@@ -214,11 +214,13 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN120",
         "warning",
-        "the dialect (YOLOv5 or Ultralytics) cannot be told, or the spec mixes both",
-        "The two dialects give blocks of one name different arguments and heads, so a spec read in the wrong one "
-        "builds a different model. Evidence, strongest first: a `dialect:` key, `scales:` (Ultralytics), `anchors:` "
-        "(YOLOv5), a block only one dialect has, a row whose arguments fit only one dialect's block. A top-level "
-        "`dialect: ultralytics` (or --dialect) settles it.",
+        "the dialect (YOLOv5 or Ultralytics) cannot be told, or the spec's evidence is split evenly between them",
+        "The dialects give blocks of one name different arguments and heads, so a spec read in the wrong one "
+        "builds a different model. A `dialect:` key decides; otherwise the evidence is weighed: `scales:` "
+        "(Ultralytics) and `anchors:` (YOLOv5, YOLOv7, YOLOv9) count three, a block only some dialects have and a "
+        "row whose arguments fit only some dialects' block count one. This warning comes when Ultralytics and "
+        "YOLOv5 tie with evidence for both, or when nothing tells and a row's block differs between them. A "
+        "top-level `dialect: ultralytics` (or --dialect) settles it.",
         Example("nc: 3\nanchors: 3\nscales:\n  n: [0.33, 0.25, 1024]\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n", (3, 1)),
     ),
     Entry(

@@ -1,11 +1,13 @@
-"""Which YAML dialect a spec is written in (YOLOv5 or Ultralytics), and which Ultralytics scale it uses.
+"""Which YAML dialect a spec is written in (YOLOv5, Ultralytics, YOLOv7, YOLOv9), and which Ultralytics scale it uses.
 
-The two dialects share the row format but not every block: YOLOv5's `Detect [nc, anchors]` is an anchor head,
+The dialects share the row format but not every block: YOLOv5's `Detect [nc, anchors]` is an anchor head,
 Ultralytics' `Detect [nc]` an anchor-free one, and Ultralytics files scale by `scales:` entries
-`[depth, width, max_channels]` chosen by a letter. The evidence, strongest first: an explicit `dialect:` key,
-`scales:` (Ultralytics), `anchors:` (YOLOv5), a block only one dialect declares, and a row whose arguments fit
-only one dialect's declaration. A file with no evidence reads the same in both unless a row's block differs;
-then it is ambiguous and gets a warning that says how to state the dialect.
+`[depth, width, max_channels]` chosen by a letter. An explicit `dialect:` key decides. Otherwise the evidence
+is weighed: header keys (`scales:` for Ultralytics; `anchors:` for the YOLOv5 family: YOLOv5, YOLOv7, YOLOv9)
+weigh more than a block name, because one misspelled row must not turn a whole file into another dialect (its
+row gets the error instead); a block that only some dialects declare, and a row whose arguments fit only some
+dialects' declarations, count one each. A file with no evidence reads the same in YOLOv5 and Ultralytics
+unless a row's block differs; then it is ambiguous and gets a warning that says how to state the dialect.
 """
 
 from __future__ import annotations
@@ -40,15 +42,64 @@ def unscaled_path(path: str) -> Path | None:
     return None if stem == p.stem else p.with_name(stem + p.suffix)
 
 
+PRIMARY = (YOLOV5, ULTRALYTICS)  # read without evidence for another; others need evidence of their own
+
+# Top-level keys and the dialects they belong to. A header key weighs more than any one block: a file's own
+# header is what its author wrote for the tool, a block name may be one misspelled row.
+HEADER_EVIDENCE = {
+    "scales": frozenset({ULTRALYTICS}),
+    "anchors": frozenset({YOLOV5, "yolov7", "yolov9"}),
+}
+HEADER_WEIGHT = 3
+ROW_WEIGHT = 1
+
+
 @dataclass(frozen=True)
 class Evidence:
-    dialect: str
+    """One fact of the file that only some dialects explain."""
+
+    dialects: frozenset[str]
     why: str
     span: Span
+    weight: int
+
+
+def gather(top: dict[str, Any], rows: list[tuple[str, int, Span]]) -> tuple[list[Evidence], list[tuple[str, Span]]]:
+    """The file's evidence, and the rows whose block means a different declaration in different dialects
+    without their arguments telling which."""
+    evidence: list[Evidence] = []
+    for key, dialects in HEADER_EVIDENCE.items():
+        if key in top:
+            evidence.append(Evidence(dialects, f"it has `{key}:`", top[key].key_span or top[key].span, HEADER_WEIGHT))
+    differing: list[tuple[str, Span]] = []
+    for module, n_args, span in rows:
+        own = registry.dialects_of(module)
+        shared = registry.lookup(module, None) is not None
+        if own and not shared and len(own) < len(registry.DIALECTS):
+            names = " and ".join(_title(d) for d in own)
+            evidence.append(Evidence(frozenset(own), f"`{module}` is a block of {names}", span, ROW_WEIGHT))
+            continue
+        readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
+        if any(v is None for v in readings.values()) or len({id(v) for v in readings.values()}) < 2:
+            continue
+        fits = frozenset(d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, "anchors" in top))
+        if fits and len(fits) < len(readings):
+            form = f"`{module}` with {n_args} argument{'s' * (n_args != 1)} has the form of {_names(fits)}"
+            evidence.append(Evidence(fits, form, span, ROW_WEIGHT))
+        else:
+            differing.append((module, span))
+    return evidence, differing
 
 
 def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) -> tuple[str, list[Diagnostic]]:
-    """The dialect of a spec from its top-level YNodes and its rows as (module, number of args, module span)."""
+    """The dialect of a spec from its top-level YNodes and its rows as (module, number of args, module span).
+
+    Every piece of evidence votes, with its weight, for the dialects it fits; the dialect with the most wins.
+    Ultralytics and YOLOv5 win ties over the others (which need evidence of their own), in that order. A tie
+    between YOLOv5 and Ultralytics with evidence on both sides, or rows that mean different blocks in the two
+    with no evidence at all, is ambiguous (YN120, a warning with fixes that state the dialect). Rows that
+    contradict the winner are not reported here: each gets its own error on its own row when it is read.
+    """
     if "dialect" in top:
         v = top["dialect"].value
         if v in registry.DIALECTS:
@@ -61,58 +112,49 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span]], file: str) ->
                 help=f"write one of: {', '.join(registry.DIALECTS)}",
             )
         ]
-    evidence: list[Evidence] = []
-    if "scales" in top:
-        evidence.append(Evidence(ULTRALYTICS, "it has `scales:`", top["scales"].key_span or top["scales"].span))
-    if "anchors" in top:
-        evidence.append(Evidence(YOLOV5, "it has `anchors:`", top["anchors"].key_span or top["anchors"].span))
-    differing: list[tuple[str, Span]] = []
-    for module, n_args, span in rows:
-        own = registry.dialects_of(module)
-        shared = registry.lookup(module, None) is not None
-        if len(own) == 1 and not shared:
-            evidence.append(Evidence(own[0], f"`{module}` is a {_title(own[0])} block", span))
-            continue
-        readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
-        if len({id(v) for v in readings.values()}) < 2 or any(v is None for v in readings.values()):
-            continue
-        fits = [d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, "anchors" in top)]
-        if len(fits) == 1:
-            evidence.append(Evidence(fits[0], f"`{module}` with {n_args} argument{'s' * (n_args != 1)} is {_title(fits[0])}'s form", span))
-        else:
-            differing.append((module, span))
-    kinds = {e.dialect for e in evidence}
-    if len(kinds) == 1:
-        return kinds.pop(), []
-    if len(kinds) > 1:
-        first = {d: next(e for e in evidence if e.dialect == d) for d in kinds}
-        u, v = first[ULTRALYTICS], first[YOLOV5]
-        return u.dialect, [
-            Diagnostic(
-                "YN120",
-                f"the spec mixes dialects: {u.why} (Ultralytics) but {v.why} (YOLOv5); reading it as Ultralytics",
-                u.span,
-                severity="warning",
-                label="Ultralytics",
-                labels=(Label(v.span, "YOLOv5"),),
-                help="state the dialect with a top-level `dialect: ultralytics` or `dialect: yolov5`",
-                fixes=_dialect_fixes(top, file),
-            )
-        ]
-    if differing:
-        module, span = differing[0]
-        return YOLOV5, [
-            Diagnostic(
-                "YN120",
-                f"cannot tell whether this is a YOLOv5 or an Ultralytics spec; `{module}` means a different block in each",
-                span,
-                severity="warning",
-                notes=("reading it as YOLOv5",),
-                help="state the dialect with a top-level `dialect: ultralytics` or `dialect: yolov5` (or pass --dialect)",
-                fixes=_dialect_fixes(top, file),
-            )
-        ]
-    return YOLOV5, []
+    evidence, differing = gather(top, rows)
+    score = {d: sum(e.weight for e in evidence if d in e.dialects) for d in registry.DIALECTS}
+    best = max(score.values())
+    tied = [d for d in registry.DIALECTS if score[d] == best]
+    winner = next((d for d in (ULTRALYTICS, YOLOV5) if d in tied), tied[0])
+    if best == 0:
+        if differing:
+            module, span = differing[0]
+            return YOLOV5, [
+                Diagnostic(
+                    "YN120",
+                    f"cannot tell whether this is a YOLOv5 or an Ultralytics spec; `{module}` means a different block in each",
+                    span,
+                    severity="warning",
+                    notes=("reading it as YOLOv5",),
+                    help="state the dialect with a top-level `dialect: ultralytics` or `dialect: yolov5` (or pass --dialect)",
+                    fixes=_dialect_fixes(top, file, (ULTRALYTICS, YOLOV5)),
+                )
+            ]
+        return YOLOV5, []
+    rivals = [d for d in tied if d != winner and d in PRIMARY]
+    if not rivals:
+        return winner, []
+    other = rivals[0]
+    for_winner = next(e for e in evidence if winner in e.dialects and other not in e.dialects)
+    for_other = next(e for e in evidence if other in e.dialects and winner not in e.dialects)
+    return winner, [
+        Diagnostic(
+            "YN120",
+            f"the spec mixes dialects: {for_winner.why} ({_title(winner)}) but {for_other.why} ({_title(other)}); "
+            f"reading it as {_title(winner)}",
+            for_winner.span,
+            severity="warning",
+            label=_title(winner),
+            labels=(Label(for_other.span, _title(other)),),
+            help=f"state the dialect with a top-level `dialect: {winner}` or `dialect: {other}`",
+            fixes=_dialect_fixes(top, file, (winner, other)),
+        )
+    ]
+
+
+def _names(dialects: frozenset[str]) -> str:
+    return " and ".join(_title(d) for d in registry.DIALECTS if d in dialects)
 
 
 def _first_key_span(top: dict[str, Any], file: str) -> Span:
@@ -122,9 +164,9 @@ def _first_key_span(top: dict[str, Any], file: str) -> Span:
     return Span(file, line, 1, line, 1)
 
 
-def _dialect_fixes(top: dict[str, Any], file: str) -> tuple[Fix, ...]:
+def _dialect_fixes(top: dict[str, Any], file: str, dialects: tuple[str, ...]) -> tuple[Fix, ...]:
     at = _first_key_span(top, file)
-    return tuple(Fix(f"state `dialect: {d}`", (Edit(at, f"dialect: {d}\n"),), "unsafe") for d in (ULTRALYTICS, YOLOV5))
+    return tuple(Fix(f"state `dialect: {d}`", (Edit(at, f"dialect: {d}\n"),), "unsafe") for d in dialects)
 
 
 def _fits(decl: registry.BlockDecl, n_args: int, has_anchors: bool) -> bool:

@@ -482,6 +482,8 @@ def _parse_row(
             this = registry.dialect_title(dialect)
             text = f"`{module}` is a{'n' * (other[0] in 'AEIOU')} {other} block, but this spec reads as {this}"
             hint = f"add a top-level `dialect: {elsewhere[0]}` if the file is written for {other}"
+            if close:
+                hint = f"did you mean {' or '.join(f'`{c}`' for c in close)}? If the file is written for {other}, add `dialect: {elsewhere[0]}`"
         else:
             text = f"unknown module `{module}`"
             hint = (
@@ -490,8 +492,9 @@ def _parse_row(
                 else "see `yamlnet blocks` for the registered names; custom blocks are registered from Python (docs/spec-reference.md)"
             )
         fixes: tuple[Fix, ...] = ()
-        if close and not elsewhere:
-            safe = len(close) == 1 and (close[0].lower() == module.lower() or difflib.SequenceMatcher(None, module, close[0]).ratio() >= 0.9)
+        if close:
+            similar = close[0].lower() == module.lower() or difflib.SequenceMatcher(None, module, close[0]).ratio() >= 0.9
+            safe = not elsewhere and len(close) == 1 and similar
             fixes = tuple(f for c in close for f in _replace_fix(m_node, c, "safe" if safe else "unsafe"))
         diags.append(Diagnostic("YN105", text, m_node.span, label="not a registered block", help=hint, fixes=fixes))
         ok = False
