@@ -121,6 +121,12 @@ declare(
     sizes=(SizeRule(multiple=lambda args: 2, why="ReOrg stacks the four pixel phases of every 2x2 block"),),
     doc="Space-to-depth by 2: channels x 4, size / 2 (layer 0 of YOLOv7's P6 files).",
 )
+def _two_inputs(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
+    if n_inputs != 2:
+        raise ValueError(f"it adds exactly two inputs (YOLOv7 would ignore any others), not {n_inputs}")
+    return args
+
+
 declare(
     "Shortcut",
     f"{LAYERS}:Shortcut",
@@ -128,6 +134,7 @@ declare(
     args=(Arg("dimension", "int", default=0, doc="not used (YOLOv7 files write 1)"),),
     inputs="join",
     out_channels=lambda c1, args: int(c1[0]),
+    prepare=_two_inputs,
     same_channels=True,
     doc="The sum of its two inputs (same channels and stride): YOLOv7-E6E's residual rows.",
 )
@@ -251,6 +258,8 @@ def _anchors_for(levels_per_input: int) -> Any:
     per lead input, half its inputs)."""
 
     def prepare(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
+        if n_inputs % levels_per_input:
+            raise ValueError(f"it takes its inputs in {levels_per_input} runs of one per level (lead P3.., then auxiliary P3..), not {n_inputs}")
         a = args.get("anchors")
         if isinstance(a, int) and not isinstance(a, bool):
             args = dict(args)
