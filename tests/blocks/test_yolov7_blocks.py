@@ -65,10 +65,13 @@ def test_idetect_fuse_folds_the_implicit_layers() -> None:
 def test_detect_keeps_anchor_grid_in_pixels_and_anchors_in_grid_units() -> None:
     m = Detect(80, ANCHORS, (8, 16, 32))
     assert list(m.state_dict())[:2] == ["anchors", "anchor_grid"] and m.anchor_grid.shape == (3, 1, 3, 1, 1, 2)
+    for conv in m.m:
+        conv.bias.data.zero_()
     m.bind_strides([8, 16, 32])
     assert m.anchors[0, 0].tolist() == [12 / 8, 16 / 8] and m.anchor_grid[2, 0, 2, 0, 0].tolist() == [459, 401]
-    b = m.m[0].bias.view(3, -1)
-    assert math.isclose(b[0, 4].item(), math.log(8 / (640 / 8) ** 2), abs_tol=0.2)  # conv init is ~0 +- 1/sqrt(c)
+    b = m.m[1].bias.view(3, -1)
+    assert math.isclose(b[2, 4].item(), math.log(8 / (640 / 16) ** 2), rel_tol=1e-6)  # objectness: ~8 objects per image
+    assert math.isclose(b[2, 5].item(), math.log(0.6 / (80 - 0.99)), rel_tol=1e-6)  # classes: YOLOv7's 0.99
     flipped = Detect(80, ANCHORS[::-1], (8, 16, 32))
     flipped.bind_strides([8, 16, 32])  # anchors listed large to small are flipped, in both buffers
     assert torch.equal(flipped.anchor_grid, m.anchor_grid) and torch.equal(flipped.anchors, m.anchors)
