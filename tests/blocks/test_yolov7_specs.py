@@ -55,3 +55,12 @@ def test_fusing_a_yolov7_model_keeps_its_outputs() -> None:
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     assert model.model[-1].implicit_folded
     assert torch.allclose(before, after, rtol=1e-3, atol=1e-3)
+
+
+def test_bundled_yolov7_tiny_is_the_repository_model() -> None:
+    ref = require_yolov7()["models"]["training/yolov7-tiny.yaml"]["-"]
+    ours = yamlnet.build(SPECS / "yolov7-tiny.yaml", device="meta")
+    theirs = yamlnet.build(YOLOV7_DIR / "training/yolov7-tiny.yaml", device="meta")
+    assert sum(p.numel() for p in ours.parameters()) == ref["params"] and ours.stride.tolist() == ref["stride"]
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    assert sum(1 for _ in ours.modules()) == ref["modules"]
