@@ -94,6 +94,25 @@ def output_shapes(o: Any) -> Any:
     return o
 
 
+YOLOV7_DIR = Path(os.environ.get("YAMLNET_YOLOV7_REFERENCE", REFERENCE_DIR.parent / "yolov7"))
+YOLOV7 = json.loads((YOLOV7_DIR / "reference.json").read_text()) if (YOLOV7_DIR / "reference.json").is_file() else None
+
+
+def require_yolov7() -> dict[str, Any]:
+    """The YOLOv7 reference numbers; skip when absent, except under CI where absence is a failure."""
+    if YOLOV7 is None:
+        msg = f"YOLOv7 reference not found at {YOLOV7_DIR} (set YAMLNET_YOLOV7_REFERENCE to its folder)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return YOLOV7
+
+
+def yolov7_files() -> list[str]:
+    """Every YAML the YOLOv7 reference measured ("training/yolov7.yaml", ...)."""
+    return sorted(YOLOV7["models"]) if YOLOV7 else ["<reference missing>"]
+
+
 YOLOV9_DIR = Path(os.environ.get("YAMLNET_YOLOV9_REFERENCE", REFERENCE_DIR.parent / "yolov9-original"))
 
 

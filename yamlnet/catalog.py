@@ -430,6 +430,17 @@ _ENTRIES: tuple[Entry, ...] = (
         "LyingConv is a custom block registered from Python whose declaration says it gives 2 x c2 channels.",
         Example("nc: 3\nbackbone:\n  - [-1, 1, LyingConv, [8]]\n", (3, 5), imgsz=("64",), static=False, blocks=("LyingConv",)),
     ),
+    Entry(
+        "YN309",
+        "error",
+        "an element-wise sum of feature maps with different channel counts (YOLOv7's Shortcut)",
+        "Shortcut adds its inputs, so they must have one channel count (as they must have one stride); otherwise the "
+        "first forward pass fails. Give every input the first one's channels (a 1x1 Conv before it), or join them with Concat.",
+        Example(
+            "dialect: yolov7\nnc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 1]]\n  - [[-1, -2], 1, Shortcut, [1]]\n",
+            (6, 11),
+        ),
+    ),
     # --- YN4xx: strides and sizes ----------------------------------------------------------------------------
     Entry(
         "YN402",

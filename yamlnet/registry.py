@@ -202,6 +202,11 @@ class BlockDecl:
     groups: Callable[[int, int, Mapping[str, Any]], list[tuple[str, int]]] | None = None
     heads: Callable[[int, int, Mapping[str, Any]], list[tuple[int, str, int]]] | None = None
     keeps_channels: bool = False
+    # `same_channels`: a join whose inputs must all have one channel count (an element-wise sum, YOLOv7's
+    # Shortcut; YN309). `input_groups`: a head whose inputs are that many runs of one input per anchor level
+    # (YOLOv7's IAuxDetect: lead P3..P6, then auxiliary P3..P6); the stride order is checked within each run.
+    same_channels: bool = False
+    input_groups: int = 1
     # how the block uses text embeddings (YOLO-World, YOLOE): "in" takes the current ones as a second input,
     # "update" also returns new ones (ImagePoolingAttn), "original" takes those given to the model
     text_io: str | None = None
@@ -240,6 +245,8 @@ class BlockDecl:
             raise ValueError(f"{where}: argument names repeat: {names}")
         if self.text_io not in (None, "in", "update", "original"):
             raise ValueError(f"{where}: text_io must be None, 'in', 'update' or 'original', not {self.text_io!r}")
+        if not isinstance(self.input_groups, int) or self.input_groups < 1:
+            raise ValueError(f"{where}: input_groups must be a whole number >= 1, not {self.input_groups!r}")
         if self.repeat == "arg" and not any(a.fill == FILL_N for a in self.args):
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 

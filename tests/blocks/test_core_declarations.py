@@ -137,13 +137,17 @@ def test_tap_declarations_are_validated_when_created(channels: int, stride: int)
 
 
 def _shape_cases() -> list[tuple[str, str | None]]:
-    from conftest import REFERENCE_DIR, SPECS, ULTRALYTICS
+    from conftest import REFERENCE_DIR, SPECS, ULTRALYTICS, YOLOV7, YOLOV7_DIR
 
     cases: list[tuple[str, str | None]] = [(str(p), None) for p in sorted(SPECS.glob("*.yaml"))]
     cases += [(str(p), None) for p in sorted(REFERENCE_DIR.rglob("*.yaml"))]
     for name, scales in sorted((ULTRALYTICS or {}).get("models", {}).items()):
         scale = next(iter(scales))
         cases.append((str(REFERENCE_DIR.parent / "ultralytics" / name), None if scale == "-" else scale))
+    # YOLOv7: one file for each of its blocks (SP/MP/IDetect, ReOrg/IAuxDetect, DownC/Shortcut, Stem/ResCSP, ResXCSP,
+    # RepConv/Detect, BottleneckCSPA/B/C)
+    v7 = ("training/yolov7-tiny", "training/yolov7-w6", "training/yolov7-e6e", "baseline/r50-csp", "baseline/x50-csp", "deploy/yolov7")
+    cases += [(str(YOLOV7_DIR / f"{n}.yaml"), None) for n in v7 + ("baseline/yolor-p6", "baseline/yolov4-csp") if YOLOV7]
     return cases
 
 

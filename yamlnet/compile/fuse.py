@@ -1,8 +1,8 @@
 """Deploy-time fusion: every module that defines `fuse()` is replaced by what it returns, children first.
 
 YOLOv5 Conv folds its BatchNorm, MobileOne and RIFormer reparameterise their branches, EfficientViT's
-Conv2d_BN becomes one convolution. `yolov5_only=True` folds only the YOLOv5 layers (blocks.yolov5), which
-is what YOLOv5's own `fuse()` does on a model with a foreign backbone.
+Conv2d_BN becomes one convolution. `yolov5_only=True` folds only the YOLOv5 and YOLOv7 layers (blocks.yolov5, blocks.yolov7),
+which is what their own `fuse()` does on a model with a foreign backbone.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ import inspect
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+# the detector layers whose own fuse() YOLOv5's and YOLOv7's `model.fuse()` apply (Conv+BN, RepConv, IDetect's
+# implicit layers); `yolov5_only` folds these and leaves foreign backbones as they are
+DETECTOR_FAMILIES = ("blocks.yolov5.", "blocks.yolov7.")
+
 
 def _fusable(m: nn.Module, yolov5_only: bool) -> bool:
     f = getattr(type(m), "fuse", None)
     if f is None or not callable(f):
         return False
-    if yolov5_only and not type(m).__module__.startswith("blocks.yolov5"):
+    if yolov5_only and not type(m).__module__.startswith(DETECTOR_FAMILIES):
         return False
     try:
         params = list(inspect.signature(f).parameters.values())[1:]

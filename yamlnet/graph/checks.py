@@ -39,6 +39,8 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
         _check_kept_channels_and_heads(node, diags)
     if decl.inputs == "join":
         _check_join(ir, node, diags)
+    if decl.same_channels and node.ok:
+        _check_same_channels(ir, node, diags)
     if decl.role == "head" and decl.inputs == "list":
         _check_head(ir, node, diags)
 
@@ -310,6 +312,27 @@ def _check_join(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     node.ok = False
 
 
+def _check_same_channels(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
+    """A join that adds its inputs (`same_channels`) needs one channel count (YN309)."""
+    chans = node.c_in
+    if None in chans or len(set(chans)) <= 1:
+        return
+    i = next(k for k, c in enumerate(chans) if c != chans[0])
+    span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span
+    parts = "; ".join(f"{_input_name(ir, p)} has {c} channels" for p, c in zip(node.inputs, chans))
+    diags.append(
+        Diagnostic(
+            "YN309",
+            f"{node.decl.name} adds feature maps of different channel counts",
+            span,
+            label=f"{chans[i]} channels, the first input has {chans[0]}",
+            notes=(parts,),
+            help=f"give every input {chans[0]} channels (e.g. a 1x1 Conv to {chans[0]} before it), or join them with Concat",
+        )
+    )
+    node.ok = False
+
+
 def _input_name(ir: IR, p: object) -> str:
     from .ir import PortRef
 
@@ -395,23 +418,45 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
             )
             node.ok = False
             return
-    if isinstance(anchors, (list, tuple)) and len(anchors) != len(node.inputs):
+    groups = node.decl.input_groups  # runs of one input per level (IAuxDetect: lead levels, then auxiliary)
+    if isinstance(anchors, (list, tuple)) and len(anchors) * groups != len(node.inputs):
+        per = "one input per anchor level" if groups == 1 else f"{groups} inputs per anchor level (lead levels first, then auxiliary)"
         diags.append(
             Diagnostic(
                 "YN302",
                 f"{node.decl.name} has {len(node.inputs)} inputs but {len(anchors)} anchor levels",
                 node.row.from_span,
-                help="give one input per anchor level (or one anchor level per input in `anchors:`)",
+                help=f"give {per} (or one anchor level per {'input' if groups == 1 else 'lead input'} in `anchors:`)",
                 notes=(f"anchors are defined at line {spec.span_of('anchors').line}",) if "anchors" in spec.spans else (),
             )
         )
         node.ok = False
+        if groups > 1:
+            return
     if node.decl.level_sets is not None:  # several sets of levels (YOLOv9's DualDDetect, DSegment)
         _check_level_sets(ir, node, diags)
         return
     if None in strides:
         return
+    run = len(strides) // groups if groups > 1 else len(strides)
     for i in range(1, len(strides)):
+        if groups > 1 and i % run == 0:  # a new run starts: it must repeat the first run's strides
+            if strides[i : i + run] != strides[:run]:
+                j = i + next((k for k, (a, b) in enumerate(zip(strides[i : i + run], strides[:run])) if a != b), 0)
+                span = node.input_spans[j] if j < len(node.input_spans) else node.row.from_span
+                diags.append(
+                    Diagnostic(
+                        "YN403",
+                        f"{node.decl.name}'s auxiliary inputs must have the strides of its lead inputs",
+                        span,
+                        label=f"stride {_fmt(strides[j])} where lead input {j % run + 1} has stride {_fmt(strides[j % run])}",
+                        notes=(", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides)),),
+                        help="list the lead inputs P3, P4, P5, ... then the auxiliary inputs in the same order",
+                    )
+                )
+                node.ok = False
+                return
+            continue
         if not strides[i] > strides[i - 1]:  # type: ignore[operator]
             order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
             span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span

@@ -89,7 +89,7 @@ def gather(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
         if fits and len(fits) < len(readings):
             form = f"`{module}` with {n_args} argument{'s' * (n_args != 1)} has the form of {_names(fits)}"
             evidence.append(Evidence(fits, form, span, ROW_WEIGHT))
-        else:
+        elif readings[YOLOV5] is not readings[ULTRALYTICS]:  # the default readings differ (YOLOv7's Conv alone does not)
             differing.append((module, span))
     return evidence, differing
 
@@ -121,7 +121,8 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
     best = max(score.values())
     tied = [d for d in registry.DIALECTS if score[d] == best]
     winner = next((d for d in (ULTRALYTICS, YOLOV5) if d in tied), tied[0])
-    if best == 0:
+    if best == 0 or (ULTRALYTICS in tied and YOLOV5 in tied and not _separates(evidence, ULTRALYTICS, YOLOV5)):
+        # nothing tells YOLOv5 from Ultralytics (a Conv with 7 arguments is evidence only against YOLOv7)
         if differing:
             module, span = differing[0]
             return YOLOV5, [
@@ -136,7 +137,7 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
                 )
             ]
         return YOLOV5, []
-    rivals = [d for d in tied if d != winner and d in PRIMARY]
+    rivals = [d for d in tied if d != winner and d in PRIMARY and _separates(evidence, winner, d)]
     if not rivals:
         return winner, []
     other = rivals[0]
@@ -155,6 +156,11 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
             fixes=_dialect_fixes(top, file, (winner, other)),
         )
     ]
+
+
+def _separates(evidence: list[Evidence], a: str, b: str) -> bool:
+    """Whether some evidence fits one of the two dialects and not the other."""
+    return any((a in e.dialects) != (b in e.dialects) for e in evidence)
 
 
 def _names(dialects: frozenset[str]) -> str:
