@@ -143,3 +143,16 @@ def test_bundled_specs_are_the_repository_models(spec: str, name: str) -> None:
     model = yamlnet.build(SPECS / spec, device="meta")
     assert sum(p.numel() for p in model.parameters()) == ref["params"]
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == ref["state_dict"]
+
+
+def test_summary_counts_as_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    """`yamlnet summary --format json` reports the repository's parameters and module count (its "layers")."""
+    import json
+
+    from yamlnet.cli import main
+
+    ref = _ref("detect/gelan-t.yaml")
+    assert main(["summary", str(YOLOV9_DIR / "detect/gelan-t.yaml"), "--imgsz", "320", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["parameters"], out["module_count"]) == (ref["params"], ref["modules"])
+    assert out["layers"][-1]["module"] == "DDetect" and len(out["layers"]) == ref["layers"]
