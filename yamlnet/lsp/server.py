@@ -1,0 +1,149 @@
+"""The language server: pygls over stdio. It keeps one `Analysis` per open document, re-analyses on every change
+after a short pause in typing (diagnostics and inlay hints are published then), and answers requests from the
+analysis of the document's current text (analysed at once when the pause has not ended yet: a few ms).
+
+Options (`initializationOptions`, or the `yamlnet` section of the client's settings at start-up):
+`imgsz` (640 or "640x384": the input size of the hints' spatial sizes), `debounce_ms` (default 150),
+`docs_url` (where the diagnostic codes link; default: the docs/diagnostics.md beside the package).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as t
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from ..api import parse_imgsz
+from . import features
+from .facts import Analysis, analyze_text, carry_over
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEBOUNCE_MS = 150
+
+
+def _default_docs() -> str | None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md"
+    return doc.as_uri() if doc.is_file() else None
+
+
+class YamlnetServer(LanguageServer):
+    """pygls' LanguageServer with the documents' analyses and the debounce timers."""
+
+    def __init__(self) -> None:
+        super().__init__("yamlnet", "0.1.0")
+        self.analyses: dict[str, Analysis] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.hw: tuple[int, int] = (640, 640)
+        self.debounce = DEFAULT_DEBOUNCE_MS / 1000
+        self.docs: str | None = _default_docs()
+
+    def configure(self, options: Any) -> None:
+        if not isinstance(options, dict):
+            return
+        opts = options.get("yamlnet", options)
+        if "imgsz" in opts:
+            try:
+                self.hw = parse_imgsz(opts["imgsz"] if isinstance(opts["imgsz"], (int, str)) else tuple(opts["imgsz"]))
+            except (ValueError, TypeError):
+                self.window_show_message(t.ShowMessageParams(t.MessageType.Warning, f"yamlnet: imgsz {opts['imgsz']!r} is not 640 or 640x384"))
+        if isinstance(opts.get("debounce_ms"), (int, float)) and opts["debounce_ms"] >= 0:
+            self.debounce = opts["debounce_ms"] / 1000
+        if "docs_url" in opts:
+            self.docs = opts["docs_url"] or None
+
+    def current(self, uri: str) -> Analysis:
+        """The analysis of the document's current text (analysed now when a change is still waiting)."""
+        doc = self.workspace.get_text_document(uri)
+        a = self.analyses.get(uri)
+        if a is None or a.version != doc.version or a.text != doc.source:
+            a = carry_over(a, analyze_text(uri, to_fs_path(uri) or uri, doc.source, doc.version, self.hw))
+            self.analyses[uri] = a
+        return a
+
+    def publish(self, uri: str) -> None:
+        self.timers.pop(uri, None)
+        if uri not in self.workspace.text_documents:
+            return
+        a = self.current(uri)
+        self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, features.lsp_diagnostics(a, self.docs), a.version))
+        caps = self.client_capabilities.workspace
+        if caps and caps.inlay_hint and caps.inlay_hint.refresh_support:
+            self.workspace_inlay_hint_refresh(None)
+
+    def schedule(self, uri: str) -> None:
+        old = self.timers.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self.timers[uri] = asyncio.get_running_loop().call_later(self.debounce, self.publish, uri)
+
+
+server = YamlnetServer()
+
+
+@server.feature(t.INITIALIZE)
+def _initialize(ls: YamlnetServer, params: t.InitializeParams) -> None:
+    ls.configure(params.initialization_options)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+def _did_open(ls: YamlnetServer, params: t.DidOpenTextDocumentParams) -> None:
+    ls.publish(params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+def _did_change(ls: YamlnetServer, params: t.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+def _did_save(ls: YamlnetServer, params: t.DidSaveTextDocumentParams) -> None:
+    ls.publish(params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+def _did_close(ls: YamlnetServer, params: t.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    timer = ls.timers.pop(uri, None)
+    if timer is not None:
+        timer.cancel()
+    ls.analyses.pop(uri, None)
+    ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, []))
+
+
+@server.feature(t.TEXT_DOCUMENT_INLAY_HINT)
+def _inlay_hint(ls: YamlnetServer, params: t.InlayHintParams) -> list[t.InlayHint]:
+    a = ls.current(params.text_document.uri)
+    return features.inlay_hints(a, params.range.start.line, params.range.end.line)
+
+
+@server.feature(t.TEXT_DOCUMENT_HOVER)
+def _hover(ls: YamlnetServer, params: t.HoverParams) -> t.Hover | None:
+    return features.hover(ls.current(params.text_document.uri), params.position)
+
+
+@server.feature(t.TEXT_DOCUMENT_DEFINITION)
+def _definition(ls: YamlnetServer, params: t.DefinitionParams) -> t.Location | None:
+    return features.definition(ls.current(params.text_document.uri), params.position)
+
+
+@server.feature(
+    t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source])
+)
+def _code_action(ls: YamlnetServer, params: t.CodeActionParams) -> list[t.CodeAction]:
+    return features.code_actions(ls.current(params.text_document.uri), params.range, ls.docs)
+
+
+@server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=["[", ",", " "]))
+def _completion(ls: YamlnetServer, params: t.CompletionParams) -> t.CompletionList:
+    return features.completion(ls.current(params.text_document.uri), params.position)
+
+
+def serve() -> None:
+    """Run the server on stdin/stdout until the client exits."""
+    server.start_io()
