@@ -32,7 +32,7 @@ def cmd_lsp(a: argparse.Namespace) -> int:
     except ImportError:
         print(f"yamlnet: error: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_USAGE
-    from .server import server, serve
+    from .server import serve, server
 
     if a.imgsz:
         from ..api import parse_imgsz

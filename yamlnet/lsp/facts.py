@@ -13,6 +13,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+
 from ..diagnostics import Diagnostic, SourceText, Span, errors
 from ..graph.ir import INPUT, IR, Node, PortRef
 from ..registry import BlockDecl
@@ -241,7 +242,10 @@ def carry_over(previous: Analysis | None, current: Analysis) -> Analysis:
         delta = new_line - old.line
         sp = old.span
         moved = replace(sp, line=new_line, end_line=None if sp.end_line is None else sp.end_line + delta)
-        inputs = tuple(replace(i, span=replace(i.span, line=i.span.line + delta, end_line=None if i.span.end_line is None else i.span.end_line + delta)) for i in old.inputs)
+        inputs = tuple(
+            replace(i, span=replace(i.span, line=i.span.line + delta, end_line=None if i.span.end_line is None else i.span.end_line + delta))
+            for i in old.inputs
+        )
         position = now.position if now is not None else old.position
         current.rows[position] = replace(old, line=new_line, span=moved, inputs=inputs, stale=True, position=position)
     if current.scale_line == 0 and previous.scale_line in lines and current.spec is None:

@@ -83,7 +83,9 @@ def message_of(d: Diagnostic) -> str:
 
 
 def lsp_diagnostic(a: Analysis, lines: Lines, d: Diagnostic, docs: str | None) -> t.Diagnostic:
-    related = [t.DiagnosticRelatedInformation(t.Location(a.uri, lines.range(lb.span)), lb.text or "here") for lb in d.labels if lb.span.file == a.name]
+    related = [
+        t.DiagnosticRelatedInformation(t.Location(a.uri, lines.range(lb.span)), lb.text or "here") for lb in d.labels if lb.span.file == a.name
+    ]
     return t.Diagnostic(
         range=lines.range(d.span),
         message=message_of(d),
@@ -176,13 +178,19 @@ def input_words(a: Analysis, i: InputFacts) -> str:
     return f"`{i.text}` → {what}{tap}" + (f": {port_words(i.port)}" if i.port else "")
 
 
-def hover(a: Analysis, pos: t.Position) -> t.Hover | None:
+def _markup(text: str, markdown: bool) -> t.MarkupContent:
+    return t.MarkupContent(t.MarkupKind.Markdown if markdown else t.MarkupKind.PlainText, text)
+
+
+def hover(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Hover | None:
+    """On a `from` entry: the row it points at and what arrives; on a row: its inputs, outputs, repeats and the
+    block's declaration (Markdown unless the client reads only plain text)."""
     lines = Lines(a.text)
     line, col = lines.from_lsp(pos)
     hit = ref_at(a, line, col + 1)
     if hit is not None:
         r, i = hit
-        return t.Hover(t.MarkupContent(t.MarkupKind.Markdown, input_words(a, i)), range=lines.range(i.span))
+        return t.Hover(_markup(input_words(a, i), markdown), range=lines.range(i.span))
     r = a.row_at_line(line)
     if r is None:
         return None
@@ -197,7 +205,7 @@ def hover(a: Analysis, pos: t.Position) -> t.Hover | None:
         parts.append(f"repeats: {r.number} written, {r.n} after depth scaling")
     if decl is not None:
         parts.append(block_markdown(decl))
-    return t.Hover(t.MarkupContent(t.MarkupKind.Markdown, "\n\n".join(parts)), range=lines.range(r.span))
+    return t.Hover(_markup("\n\n".join(parts), markdown), range=lines.range(r.span))
 
 
 # --- definition ---------------------------------------------------------------------------------------------
@@ -280,7 +288,7 @@ def renumber_action(a: Analysis, lines: Lines) -> t.CodeAction | None:
 # --- completion ---------------------------------------------------------------------------------------------
 
 
-def completion(a: Analysis, pos: t.Position) -> t.CompletionList:
+def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.CompletionList:
     """Block names (of the spec's dialect) at a row's module; the argument at its position inside args (its
     default, its type and range); earlier rows' indices in `from`."""
     lines = Lines(a.text)
@@ -298,7 +306,7 @@ def completion(a: Analysis, pos: t.Position) -> t.CompletionList:
                     decl.name,
                     kind=t.CompletionItemKind.Class,
                     detail=signature(decl),
-                    documentation=t.MarkupContent(t.MarkupKind.Markdown, block_markdown(decl)),
+                    documentation=_markup(block_markdown(decl), markdown),
                 )
             )
     elif cur.item == 3 and cur.arg is not None and cur.module:

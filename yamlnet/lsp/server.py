@@ -57,6 +57,18 @@ class YamlnetServer(LanguageServer):
         if "docs_url" in opts:
             self.docs = opts["docs_url"] or None
 
+    def markdown(self, feature: str) -> bool:
+        """Whether the client reads Markdown in hovers ("hover") or completion documentation ("completion")."""
+        text = self.client_capabilities.text_document
+        if text is None:
+            return False
+        if feature == "hover":
+            formats = text.hover.content_format if text.hover else None
+        else:
+            item = text.completion.completion_item if text.completion else None
+            formats = item.documentation_format if item else None
+        return bool(formats) and t.MarkupKind.Markdown in formats  # type: ignore[operator]
+
     def current(self, uri: str) -> Analysis:
         """The analysis of the document's current text (analysed now when a change is still waiting)."""
         doc = self.workspace.get_text_document(uri)
@@ -124,7 +136,7 @@ def _inlay_hint(ls: YamlnetServer, params: t.InlayHintParams) -> list[t.InlayHin
 
 @server.feature(t.TEXT_DOCUMENT_HOVER)
 def _hover(ls: YamlnetServer, params: t.HoverParams) -> t.Hover | None:
-    return features.hover(ls.current(params.text_document.uri), params.position)
+    return features.hover(ls.current(params.text_document.uri), params.position, ls.markdown("hover"))
 
 
 @server.feature(t.TEXT_DOCUMENT_DEFINITION)
@@ -132,16 +144,14 @@ def _definition(ls: YamlnetServer, params: t.DefinitionParams) -> t.Location | N
     return features.definition(ls.current(params.text_document.uri), params.position)
 
 
-@server.feature(
-    t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source])
-)
+@server.feature(t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source]))
 def _code_action(ls: YamlnetServer, params: t.CodeActionParams) -> list[t.CodeAction]:
     return features.code_actions(ls.current(params.text_document.uri), params.range, ls.docs)
 
 
 @server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=["[", ",", " "]))
 def _completion(ls: YamlnetServer, params: t.CompletionParams) -> t.CompletionList:
-    return features.completion(ls.current(params.text_document.uri), params.position)
+    return features.completion(ls.current(params.text_document.uri), params.position, ls.markdown("completion"))
 
 
 def serve() -> None:
