@@ -47,7 +47,9 @@ async def client(lsp_client: LanguageClient):
         text_document=t.TextDocumentClientCapabilities(
             inlay_hint=t.InlayHintClientCapabilities(),
             hover=t.HoverClientCapabilities(content_format=markdown),
-            completion=t.CompletionClientCapabilities(completion_item=t.ClientCompletionItemOptions(documentation_format=markdown, snippet_support=True)),
+            completion=t.CompletionClientCapabilities(
+                completion_item=t.ClientCompletionItemOptions(documentation_format=markdown, snippet_support=True)
+            ),
         )
     )
     await lsp_client.initialize_session(t.InitializeParams(capabilities=caps, initialization_options={"debounce_ms": 50}))
@@ -125,7 +127,9 @@ async def test_code_action_applies_the_catalog_fix(client: LanguageClient) -> No
 async def test_inlay_hints_show_channels_stride_size_and_repeats(client: LanguageClient) -> None:
     _open(client, X6_URI, X6)
     await _diagnostics(client, X6_URI, 1)
-    hints = await client.text_document_inlay_hint_async(t.InlayHintParams(t.TextDocumentIdentifier(X6_URI), t.Range(t.Position(0, 0), t.Position(80, 0))))
+    hints = await client.text_document_inlay_hint_async(
+        t.InlayHintParams(t.TextDocumentIdentifier(X6_URI), t.Range(t.Position(0, 0), t.Position(80, 0)))
+    )
     by_line = {h.position.line: h.label for h in hints}
     lines = X6.splitlines()
     row4 = next(i for i, line in enumerate(lines) if line.strip().startswith("[-1, 6, C3, [256]]"))
@@ -169,7 +173,9 @@ async def test_definition_of_a_tap_goes_to_the_backbone_row(client: LanguageClie
     await _diagnostics(client, uri, 1)
     lines = text.splitlines()
     row = next(i for i, line in enumerate(lines) if "backbone.P4" in line and not line.lstrip().startswith("#"))
-    loc = await client.text_document_definition_async(t.DefinitionParams(t.TextDocumentIdentifier(uri), t.Position(row, lines[row].index("backbone.P4") + 3)))
+    loc = await client.text_document_definition_async(
+        t.DefinitionParams(t.TextDocumentIdentifier(uri), t.Position(row, lines[row].index("backbone.P4") + 3))
+    )
     first = next(i for i, line in enumerate(lines) if "EMO" in line and "[" in line and not line.lstrip().startswith("#"))
     assert loc is not None and loc.range.start.line == first
 
@@ -184,7 +190,9 @@ async def test_half_typed_file_keeps_the_last_good_facts(client: LanguageClient)
     _change(client, uri, 2, broken)
     diags = await _diagnostics(client, uri, 2)
     assert [d.code for d in diags] == ["YN101"]
-    hints = await client.text_document_inlay_hint_async(t.InlayHintParams(t.TextDocumentIdentifier(uri), t.Range(t.Position(0, 0), t.Position(80, 0))))
+    hints = await client.text_document_inlay_hint_async(
+        t.InlayHintParams(t.TextDocumentIdentifier(uri), t.Range(t.Position(0, 0), t.Position(80, 0)))
+    )
     by_line = {h.position.line: h.label for h in hints}
     assert by_line[row] == "# 640ch /32 20×20 (last good)"
     assert len(hints) == 34
@@ -205,12 +213,14 @@ async def test_changes_are_debounced(client: LanguageClient) -> None:
 
 async def test_completion_of_block_names_and_argument_positions(client: LanguageClient) -> None:
     uri = "file:///tmp/yamlnet-lsp/complete.yaml"
-    text = X6.replace("[-1, 1, SPPF, [1024, 5]],", "[-1, 1, SP, [1024, ",  1)
+    text = X6.replace("[-1, 1, SPPF, [1024, 5]],", "[-1, 1, SP, [1024, ", 1)
     _open(client, uri, text)
     await _diagnostics(client, uri, 1)
     lines = text.splitlines()
     row = next(i for i, line in enumerate(lines) if "[-1, 1, SP, [1024, " in line)
-    names = await client.text_document_completion_async(t.CompletionParams(t.TextDocumentIdentifier(uri), t.Position(row, lines[row].index("SP") + 2)))
+    names = await client.text_document_completion_async(
+        t.CompletionParams(t.TextDocumentIdentifier(uri), t.Position(row, lines[row].index("SP") + 2))
+    )
     labels = {i.label for i in names.items}
     assert {"SPPF", "C3", "Conv", "Detect"} <= labels and "C3k2" not in labels  # C3k2 is Ultralytics' only
     after = lines[row].index("[1024, ") + len("[1024, ")  # the second argument's place
