@@ -8,6 +8,7 @@ Positions: yamlnet's spans count characters from 1; LSP counts UTF-16 code units
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from lsprotocol import types as t
@@ -298,17 +299,7 @@ def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Complet
     if cur is None:
         return t.CompletionList(False, items)
     if cur.item == 2:
-        for decl in registry.declarations(a.dialect):
-            if decl.role == "select" and a.dialect != "ultralytics":
-                continue
-            items.append(
-                t.CompletionItem(
-                    decl.name,
-                    kind=t.CompletionItemKind.Class,
-                    detail=signature(decl),
-                    documentation=_markup(block_markdown(decl), markdown),
-                )
-            )
+        items += _block_items(a.dialect, markdown, len(registry.declarations()))
     elif cur.item == 3 and cur.arg is not None and cur.module:
         decl = registry.lookup(cur.module, a.dialect)
         items += _arg_items(decl, cur.arg) if decl is not None else []
@@ -322,6 +313,19 @@ def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Complet
             detail = f"{r.module}: {row_hint(r)}" if r.known else r.module
             items.append(t.CompletionItem(str(r.index), kind=t.CompletionItemKind.Reference, detail=detail, sort_text=f"{r.index + 1:03d}"))
     return t.CompletionList(False, items)
+
+
+@functools.lru_cache(maxsize=16)
+def _block_items(dialect: str, markdown: bool, registered: int) -> list[t.CompletionItem]:
+    """The block names a spec of `dialect` may use, with their declarations (`registered`: the number of
+    declarations, so a plugin registered later gives a new list)."""
+    items = []
+    for decl in registry.declarations(dialect):
+        if decl.role == "select" and dialect != "ultralytics":
+            continue
+        doc = _markup(block_markdown(decl), markdown)
+        items.append(t.CompletionItem(decl.name, kind=t.CompletionItemKind.Class, detail=signature(decl), documentation=doc))
+    return items
 
 
 def _arg_items(decl: BlockDecl, at: int) -> list[t.CompletionItem]:

@@ -10,6 +10,7 @@ Options (`initializationOptions`, or the `yamlnet` section of the client's setti
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .facts import Analysis, analyze_text, carry_over
 log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE_MS = 150
+IDLE_COLLECT_S = 5.0  # a full garbage collection this long after the last analysis
 
 
 def _default_docs() -> str | None:
@@ -42,6 +44,7 @@ class YamlnetServer(LanguageServer):
         self.hw: tuple[int, int] = (640, 640)
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
         self.docs: str | None = _default_docs()
+        self.idle: asyncio.TimerHandle | None = None
 
     def configure(self, options: Any) -> None:
         if not isinstance(options, dict):
@@ -87,6 +90,16 @@ class YamlnetServer(LanguageServer):
         caps = self.client_capabilities.workspace
         if caps and caps.inlay_hint and caps.inlay_hint.refresh_support:
             self.workspace_inlay_hint_refresh(None)
+        self.collect_garbage()
+
+    def collect_garbage(self) -> None:
+        """Python's automatic full collections pause the process for up to ~0.1 s at random moments (the
+        declarations, the grammar and lsprotocol's types are many objects), which would land inside requests.
+        The server instead collects the young generations after each publish and everything once it is idle."""
+        gc.collect(1)
+        if self.idle is not None:
+            self.idle.cancel()
+        self.idle = asyncio.get_running_loop().call_later(IDLE_COLLECT_S, gc.collect)
 
     def schedule(self, uri: str) -> None:
         old = self.timers.pop(uri, None)
@@ -101,6 +114,19 @@ server = YamlnetServer()
 @server.feature(t.INITIALIZE)
 def _initialize(ls: YamlnetServer, params: t.InitializeParams) -> None:
     ls.configure(params.initialization_options)
+
+
+WARM_UP = "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[-1, 0], 1, Concat, [1]]\n"
+
+
+@server.feature(t.INITIALIZED)
+def _initialized(ls: YamlnetServer, params: t.InitializedParams) -> None:
+    """Load the declarations, the expression grammar and the spec models now (about 0.1 s, once), so that the
+    first document's analysis is as fast as the later ones."""
+    analyze_text("warm-up", "warm-up.yaml", WARM_UP, hw=ls.hw)
+    gc.collect()
+    gc.freeze()  # what is loaded now lives as long as the server: no collection needs to look at it again
+    gc.disable()  # collections run after each publish and when idle (YamlnetServer.collect_garbage)
 
 
 @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
