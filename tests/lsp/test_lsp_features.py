@@ -112,18 +112,34 @@ def test_diagnostic_carries_labels_as_related_information() -> None:
 
 
 def test_renumber_index_comments_action() -> None:
-    text = X6.replace(
+    inserted = X6.replace(
         "    [-1, 1, Conv, [128, 3, 2]],     # 1  -> /4\n", "    [-1, 1, Conv, [128, 3, 2]],     # 1  -> /4\n    [-1, 1, Conv, [128, 3, 1]],\n"
     )
-    a = _analyze(text)
+    a = _analyze(inserted)
     assert any(d.code == "YN209" for d in a.diagnostics)
     edits = features.renumber_edits(a)
     assert len(edits) == 32  # rows 3..34 were commented 2..33
-    first = edits[0]
-    assert (first.span.line, first.replacement) == (_line(text, "[-1, 3, C3, [128]]"), "3")
-    actions = features.code_actions(a, t.Range(t.Position(0, 0), t.Position(0, 0)))
-    assert [x.title for x in actions if x.kind == t.CodeActionKind.Source] == ["renumber 32 index comments (references unchanged)"]
+    assert (edits[0].span.line, edits[0].replacement) == (_line(inserted, "[-1, 3, C3, [128]]"), "3")
+    # absolute references cross the inserted row: renumbering the comments alone would hide that they now point at
+    # other rows, so the action is YN209's fix, which also points them back
+    (action,) = [x for x in features.code_actions(a, t.Range(t.Position(0, 0), t.Position(0, 0))) if x.kind == t.CodeActionKind.Source]
+    assert action.title == "renumber index comments: point 10 references back at their rows and renumber 32 index comments"
+    fixed = _apply(inserted, action.edit.changes[a.uri])
+    after = _analyze(fixed)
+    assert after.diagnostics == []  # references and comments agree again
+    assert "[[-1, 9], 1, Concat, [1]],                     # 15" in fixed
     assert features.renumber_edits(_analyze(X6)) == ()  # nothing to renumber
+
+
+def _apply(text: str, edits: list[t.TextEdit]) -> str:
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        a, b = starts[e.range.start.line] + e.range.start.character, starts[e.range.end.line] + e.range.end.character
+        text = text[:a] + e.new_text + text[b:]
+    return text
 
 
 def test_preferred_action_is_the_safe_fix() -> None:

@@ -279,10 +279,21 @@ def renumber_edits(a: Analysis) -> tuple[Edit, ...]:
 
 
 def renumber_action(a: Analysis, lines: Lines) -> t.CodeAction | None:
+    """ "Renumber index comments", from anywhere in the file. When the comments are stale because a row was inserted
+    or removed (YN209), renumbering them alone would hide that absolute references now point at other rows: the
+    action is then YN209's own fix (references pointed back at their rows, comments renumbered), and says so when
+    that fix is a guess. Otherwise it renumbers the comments to the rows' indices."""
+    stale = next((d for d in a.diagnostics if d.code == "YN209" and d.span.file == a.name and d.fixes), None)
+    if stale is not None:
+        f = chosen_fix(stale) or chosen_fix(stale, unsafe=True)
+        if f is None:
+            return None
+        unsafe = " (unsafe: a guess, check it)" if f.applicability == "unsafe" else ""
+        return t.CodeAction(f"renumber index comments: {f.title}{unsafe}", kind=t.CodeActionKind.Source, edit=_workspace_edit(a, lines, f.edits))
     edits = renumber_edits(a)
     if not edits:
         return None
-    title = f"renumber {len(edits)} index comment{'s' * (len(edits) != 1)} (references unchanged)"
+    title = f"renumber {len(edits)} index comment{'s' * (len(edits) != 1)} to the rows' indices"
     return t.CodeAction(title, kind=t.CodeActionKind.Source, edit=_workspace_edit(a, lines, edits))
 
 
