@@ -210,3 +210,12 @@ print("torch" in sys.modules)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_argument_completion_writes_defaults_as_yaml() -> None:
+    text = X6.replace("[-1, 1, SPPF, [1024, 5]],", "[-1, 1, C3SPP, [1024, ", 1)
+    line = _line(text, "[-1, 1, C3SPP, [1024, ")
+    col = text.splitlines()[line - 1].index("[1024, ") + len("[1024, ")
+    items = features.completion(_analyze(text), t.Position(line - 1, col)).items
+    assert [(i.label, i.insert_text) for i in items[:2]] == [("k=[5, 9, 13]", "[5, 9, 13]"), ("n=1", "[5, 9, 13], 1")]
+    assert all(i.insert_text_format == t.InsertTextFormat.Snippet for i in items)

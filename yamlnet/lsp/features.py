@@ -345,11 +345,11 @@ def _arg_items(decl: BlockDecl, at: int) -> list[t.CompletionItem]:
     items = []
     args = decl.yaml_args()
     for k in range(at, len(args)):
-        before = [_yaml_literal(x.default) for x in args[at:k] if x.default is not REQUIRED]
+        before = [_snippet(_yaml_literal(x.default)) for x in args[at:k] if x.default is not REQUIRED]
         if len(before) < k - at:
             break  # a required argument lies between: it cannot be skipped
         arg = args[k]
-        value = "${1:" + arg.name + "}" if arg.default is REQUIRED else _yaml_literal(arg.default)
+        value = "${1:" + arg.name + "}" if arg.default is REQUIRED else _snippet(_yaml_literal(arg.default))
         allowed = range_words(arg)
         detail = f"argument {k + 1} of {decl.name}: {arg.type}" + (" (width-scaled)" if arg.width else "") + (f" ({allowed})" if allowed else "")
         label = arg.name if arg.default is REQUIRED else f"{arg.name}={_yaml_literal(arg.default)}"
@@ -369,11 +369,19 @@ def _arg_items(decl: BlockDecl, at: int) -> list[t.CompletionItem]:
 
 
 def _yaml_literal(v: object) -> str:
+    """A default as a row writes it: None, True, 3, 'nearest', [5, 9, 13]."""
     if v is None:
         return "None"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml_literal(x) for x in v) + "]"
     if isinstance(v, str):
         return repr(v)
     return str(v)
+
+
+def _snippet(text: str) -> str:
+    """Text as a literal inside a snippet (`$`, `}` and `\\` are snippet syntax)."""
+    return text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
 
 
 __all__ = [
