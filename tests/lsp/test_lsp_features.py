@@ -15,7 +15,7 @@ from lsprotocol import types as t  # noqa: E402
 
 from yamlnet.lsp import features  # noqa: E402
 from yamlnet.lsp.cursor import row_cursor  # noqa: E402
-from yamlnet.lsp.facts import analyze_text, carry_over, line_map, looks_like_spec  # noqa: E402
+from yamlnet.lsp.facts import Analysis, analyze_text, carry_over, internal_error, line_map, looks_like_spec  # noqa: E402
 
 X6 = (SPECS / "yolov5x6.yaml").read_text()
 YOLO11 = (SPECS / "yolo11.yaml").read_text()
@@ -219,3 +219,31 @@ def test_argument_completion_writes_defaults_as_yaml() -> None:
     items = features.completion(_analyze(text), t.Position(line - 1, col)).items
     assert [(i.label, i.insert_text) for i in items[:2]] == [("k=[5, 9, 13]", "[5, 9, 13]"), ("n=1", "[5, 9, 13], 1")]
     assert all(i.insert_text_format == t.InsertTextFormat.Snippet for i in items)
+
+
+def test_every_half_typed_prefix_is_answered() -> None:
+    """Typing a spec from the top: every prefix (and the same with 5 characters cut out) is analysed and answered
+    without an exception, and every row that was known keeps facts."""
+    good = _analyze(X6)
+    for k in range(0, len(X6), 11):
+        for text in (X6[:k], X6[:k] + X6[k + 5 :]):
+            a = carry_over(good, _analyze(text))
+            lines = text.splitlines() or [""]
+            features.inlay_hints(a)
+            features.lsp_diagnostics(a)
+            features.code_actions(a, t.Range(t.Position(0, 0), t.Position(len(lines), 0)))
+            end = t.Position(len(lines) - 1, len(lines[-1]))
+            features.hover(a, end)
+            features.completion(a, end)
+            features.definition(a, end)
+            # every complete row line above the cut still shows facts (fresh or the last good ones)
+            whole = text[: text.rfind("\n", 0, k) + 1] if k else ""
+            for r in good.rows.values():
+                if r.line <= whole.count("\n"):
+                    now = a.row_at_line(r.line)
+                    assert now is not None and now.known, (k, r.line)
+
+
+def test_an_analysis_failure_is_reported_not_raised() -> None:
+    d = features.lsp_diagnostics(Analysis("u", "/s/x.yaml", "", None, (640, 640), [internal_error("/s/x.yaml", KeyError("boom"))]))
+    assert [(x.code, x.range.start.line, x.message.splitlines()[0]) for x in d] == [("YN901", 0, "internal error while analysing: KeyError: 'boom'")]

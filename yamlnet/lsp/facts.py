@@ -207,6 +207,16 @@ def ref_at(a: Analysis, line: int, column: int) -> tuple[RowFacts, InputFacts] |
     return None
 
 
+def internal_error(name: str, e: BaseException) -> Diagnostic:
+    """A failure of the analysis itself, reported as the CLI reports one (YN901), at the top of the file."""
+    return Diagnostic(
+        "YN901",
+        f"internal error while analysing: {type(e).__name__}: {e}"[:500],
+        Span(name, 1, 1),
+        help="this is a bug in yamlnet or in a block; please report it with the spec that caused it",
+    )
+
+
 # --- keeping the last good facts --------------------------------------------------------------------------
 
 
@@ -261,6 +271,7 @@ __all__ = [
     "analyze_text",
     "carry_over",
     "decl_of",
+    "internal_error",
     "line_map",
     "looks_like_spec",
     "ref_at",

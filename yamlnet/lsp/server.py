@@ -21,7 +21,7 @@ from pygls.uris import to_fs_path
 
 from ..api import parse_imgsz
 from . import features
-from .facts import Analysis, analyze_text, carry_over
+from .facts import Analysis, analyze_text, carry_over, internal_error
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,12 @@ class YamlnetServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         a = self.analyses.get(uri)
         if a is None or a.version != doc.version or a.text != doc.source:
-            a = carry_over(a, analyze_text(uri, to_fs_path(uri) or uri, doc.source, doc.version, self.hw))
+            name = to_fs_path(uri) or uri
+            try:
+                a = carry_over(a, analyze_text(uri, name, doc.source, doc.version, self.hw))
+            except Exception as e:  # a bug must not take the server down: it is reported as yamlnet's own (YN901)
+                log.exception("analysis failed")
+                a = Analysis(uri, name, doc.source, doc.version, self.hw, diagnostics=[internal_error(name, e)])
             self.analyses[uri] = a
         return a
 
