@@ -247,3 +247,13 @@ def test_every_half_typed_prefix_is_answered() -> None:
 def test_an_analysis_failure_is_reported_not_raised() -> None:
     d = features.lsp_diagnostics(Analysis("u", "/s/x.yaml", "", None, (640, 640), [internal_error("/s/x.yaml", KeyError("boom"))]))
     assert [(x.code, x.range.start.line, x.message.splitlines()[0]) for x in d] == [("YN901", 0, "internal error while analysing: KeyError: 'boom'")]
+
+
+def test_seed_numbering_slot_points_at_the_backbone_tap() -> None:
+    """In the seeds' numbering, index 3 is the backbone row's P4 (row 0 fills 0..4): hover and definition say so."""
+    text = (SPECS / "yolov5-emo.yaml").read_text()
+    a = _analyze(text, "/specs/yolov5-emo.yaml")
+    line = _line(text, "[[-1, 3], 1, Concat")
+    pos = t.Position(line - 1, text.splitlines()[line - 1].index("3]"))
+    assert features.hover(a, pos).contents.value == "`3` → row 0 (EMO_1M), tap P4: 80ch /16 40×40"
+    assert features.definition(a, pos).range.start.line == _line(text, "EMO_1M") - 1
