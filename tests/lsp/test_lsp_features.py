@@ -257,3 +257,11 @@ def test_seed_numbering_slot_points_at_the_backbone_tap() -> None:
     pos = t.Position(line - 1, text.splitlines()[line - 1].index("3]"))
     assert features.hover(a, pos).contents.value == "`3` → row 0 (EMO_1M), tap P4: 80ch /16 40×40"
     assert features.definition(a, pos).range.start.line == _line(text, "EMO_1M") - 1
+
+
+def test_input_size_option() -> None:
+    pytest.importorskip("pygls", reason="pygls is part of the lsp and dev extras")
+    from yamlnet.lsp.server import input_size
+
+    assert [input_size(v) for v in (640, "640x384", [1280, 768])] == [(640, 640), (640, 384), (1280, 768)]
+    assert [input_size(v) for v in ("abc", 0, 10**6, None, "640x0")] == [None] * 5

@@ -32,16 +32,14 @@ def cmd_lsp(a: argparse.Namespace) -> int:
     except ImportError:
         print(f"yamlnet: error: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_USAGE
-    from .server import serve, server
+    from .server import input_size, serve, server
 
     if a.imgsz:
-        from ..api import parse_imgsz
-
-        try:
-            server.hw = parse_imgsz(a.imgsz)
-        except ValueError:
+        hw = input_size(a.imgsz)
+        if hw is None:
             print(f"yamlnet: error: --imgsz `{a.imgsz}` is not an image size; write 640 or 640x384", file=sys.stderr)
             return EXIT_USAGE
+        server.hw = hw
     serve()
     return EXIT_OK
 

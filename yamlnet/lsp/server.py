@@ -2,7 +2,7 @@
 after a short pause in typing (diagnostics and inlay hints are published then), and answers requests from the
 analysis of the document's current text (analysed at once when the pause has not ended yet: a few ms).
 
-Options (`initializationOptions`, or the `yamlnet` section of the client's settings at start-up):
+Options (the client's `initializationOptions`, flat or under a `yamlnet` key):
 `imgsz` (640 or "640x384": the input size of the hints' spatial sizes), `debounce_ms` (default 150),
 `docs_url` (where the diagnostic codes link; default: the docs/diagnostics.md beside the package).
 """
@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from ..api import parse_imgsz
+from ..spec.limits import DEFAULT_LIMITS
 from . import features
 from .facts import Analysis, analyze_text, carry_over, internal_error
 
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE_MS = 150
 IDLE_COLLECT_S = 5.0  # a full garbage collection this long after the last analysis
+
+
+def input_size(value: Any) -> tuple[int, int] | None:
+    """An image size as the CLI takes it (640, "640x384", [640, 384]), or None when it is not one."""
+    try:
+        h, w = parse_imgsz(value if isinstance(value, (int, str)) else tuple(value))
+    except (ValueError, TypeError):
+        return None
+    return (h, w) if 1 <= min(h, w) and max(h, w) <= DEFAULT_LIMITS.imgsz else None
 
 
 def _default_docs() -> str | None:
@@ -51,10 +61,11 @@ class YamlnetServer(LanguageServer):
             return
         opts = options.get("yamlnet", options)
         if "imgsz" in opts:
-            try:
-                self.hw = parse_imgsz(opts["imgsz"] if isinstance(opts["imgsz"], (int, str)) else tuple(opts["imgsz"]))
-            except (ValueError, TypeError):
+            hw = input_size(opts["imgsz"])
+            if hw is None:
                 self.window_show_message(t.ShowMessageParams(t.MessageType.Warning, f"yamlnet: imgsz {opts['imgsz']!r} is not 640 or 640x384"))
+            else:
+                self.hw = hw
         if isinstance(opts.get("debounce_ms"), (int, float)) and opts["debounce_ms"] >= 0:
             self.debounce = opts["debounce_ms"] / 1000
         if "docs_url" in opts:
