@@ -3,6 +3,7 @@ side of `yamlnet lsp` (the message without pygls, the pre-commit hook)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from yamlnet.schema import args_schema, model_schema
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency (pip install -e '.[dev]')")
 
 
+@functools.cache
 def _validator(dialect: str):
     schema = model_schema(dialect)
     jsonschema.Draft7Validator.check_schema(schema)
@@ -41,7 +43,7 @@ def _accepted(paths: list[Path]) -> int:
     are checked against each block's own args schema (the definitions the schema's per-module cases point at) and
     the rest of the file against the schema without those cases: the same checks, without evaluating ~100 cases
     per row (0.14 s a file with the Python validator; an editor's validator is much faster)."""
-    structure = {d: _structure(d) for d in registry.DIALECTS}
+    structure = {d: _structure(d) for d in registry.DIALECTS}  # built per call: the registry may have grown
     args_validators: dict[tuple[str, str], Any] = {}
     n = 0
     for p in paths:
