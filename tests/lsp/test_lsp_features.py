@@ -174,6 +174,9 @@ def test_positions_count_utf16_units() -> None:
         ("    module: Con", 15, (2, None, None)),
         ("    args: [64, ", 15, (3, 1, None)),
         ("nc: 80", 3, None),
+        ("  - {name: stem, from: -1, module: Conv, args: [64, ", 51, (3, 1, "Conv")),
+        ("  - {name: stem, from: -1, module: Co", 37, (2, None, "Co")),
+        ("  - {name: stem, from: -1, module: Conv, args: [64]}", 24, (0, None, "Conv")),
     ],
 )
 def test_row_cursor(line: str, column: int, want: tuple[int, int | None, str | None] | None) -> None:
@@ -265,3 +268,19 @@ def test_input_size_option() -> None:
 
     assert [input_size(v) for v in (640, "640x384", [1280, 768])] == [(640, 640), (640, 384), (1280, 768)]
     assert [input_size(v) for v in ("abc", 0, 10**6, None, "640x0")] == [None] * 5
+
+
+def test_signature_help_and_mapping_rows() -> None:
+    text = X6.replace("[-1, 1, SPPF, [1024, 5]],", "[-1, 1, SPPF, [1024, ", 1)
+    line = _line(text, "[-1, 1, SPPF, [1024, ")
+    col = text.splitlines()[line - 1].index("[1024, ") + len("[1024, ")
+    h = features.signature_help(_analyze(text), t.Position(line - 1, col))
+    assert h.signatures[0].label == "SPPF[c2, k=5]" and h.active_parameter == 1
+    assert h.signatures[0].parameters[1].documentation == "int (allowed: 1 or more): max-pool kernel size"
+    # a mapping row: its module is on another line
+    emo = (SPECS / "yolov5-emo-taps.yaml").read_text()
+    typed = emo.replace("{name: backbone, from: -1, module: EMO_1M, args: [False]}", "{name: backbone, from: -1, module: EMO_1M, args: [")
+    line = _line(typed, "module: EMO_1M, args: [")
+    col = len(typed.splitlines()[line - 1].split("#")[0].rstrip())
+    a = carry_over(_analyze(emo, "/s/yolov5-emo-taps.yaml"), _analyze(typed, "/s/yolov5-emo-taps.yaml"))
+    assert features.signature_help(a, t.Position(line - 1, col)).signatures[0].label.startswith("EMO_1M[")

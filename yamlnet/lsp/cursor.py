@@ -5,10 +5,13 @@ and argument values."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 ITEMS = ("from", "number", "module", "args")
 _KEY = re.compile(r"^\s*(?:-\s+)?(from|number|n|module|args)\s*:\s*")
+_FLOW_KEY = re.compile(r"[{,]\s*(from|number|n|module|args)\s*:\s*")  # a key inside `{name: x, module: Conv, ...}`
+_FLOW_MODULE = re.compile(r"[{,]\s*module\s*:\s*([A-Za-z_][\w.]*)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ def _split_items(body: str) -> list[str]:
     return items
 
 
+def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
+    found = list(matches)
+    return found[-1] if found else None
+
+
 def _closed(text: str) -> bool:
     """Whether the bracket that opens `text` is closed inside it."""
     depth = 0
@@ -72,15 +80,21 @@ def row_cursor(line: str, column: int) -> RowCursor | None:
         return None  # inside a comment
     prefix = re.search(r"[A-Za-z0-9_.\-]*$", before).group()  # type: ignore[union-attr]
     key = _KEY.match(before)
-    if key:  # a mapping row: `module: Co`, `args: [64, 3`
-        item = ITEMS.index("number" if key.group(1) == "n" else key.group(1))
+    flow = None if key else _last(_FLOW_KEY.finditer(before)) if "{" in before else None
+    if key or flow:  # a mapping row: `module: Co`, `args: [64, 3`, or `{from: -1, module: Conv, args: [64, `
+        m = key or flow
+        assert m is not None
+        item = ITEMS.index("number" if m.group(1) == "n" else m.group(1))
+        rest = before[m.end() :]
         arg = None
         if item == 3:
-            rest = before[key.end() :]
-            if not rest.startswith("["):
+            if not rest.startswith("[") or _closed(rest):
                 return None
             arg = len(_split_items(rest[1:])) - 1
-        return RowCursor(item, arg, None, prefix)
+        elif "," in rest:
+            return None  # past this key's value
+        module = _FLOW_MODULE.search(_strip_comment(line)) if flow else None
+        return RowCursor(item, arg, module.group(1) if module else None, prefix)
     start = before.find("[")
     if start < 0:
         return None

@@ -311,8 +311,8 @@ def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Complet
         return t.CompletionList(False, items)
     if cur.item == 2:
         items += _block_items(a.dialect, markdown, len(registry.declarations()))
-    elif cur.item == 3 and cur.arg is not None and cur.module:
-        decl = registry.lookup(cur.module, a.dialect)
+    elif cur.item == 3 and cur.arg is not None:
+        decl = _row_decl(a, line, cur.module)
         items += _arg_items(decl, cur.arg) if decl is not None else []
     elif cur.item == 0:
         here = a.row_at_line(line)
@@ -324,6 +324,39 @@ def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Complet
             detail = f"{r.module}: {row_hint(r)}" if r.known else r.module
             items.append(t.CompletionItem(str(r.index), kind=t.CompletionItemKind.Reference, detail=detail, sort_text=f"{r.index + 1:03d}"))
     return t.CompletionList(False, items)
+
+
+def _row_decl(a: Analysis, line: int, module: str | None) -> BlockDecl | None:
+    """The declaration of the row being typed: the module written on the line, else (a mapping row, whose
+    `module:` is on another line) the module of the row the line belongs to."""
+    if module is None:
+        row = a.row_at_line(line)
+        module = row.module if row is not None else None
+    return registry.lookup(module, a.dialect) if module else None
+
+
+def signature_help(a: Analysis, pos: t.Position) -> t.SignatureHelp | None:
+    """Inside a row's args: the block's arguments (as `yamlnet blocks NAME` names them), the one at the cursor active."""
+    lines = Lines(a.text)
+    line, col = lines.from_lsp(pos)
+    cur = row_cursor(lines.text(line - 1), col)
+    if cur is None or cur.item != 3 or cur.arg is None:
+        return None
+    decl = _row_decl(a, line, cur.module)
+    if decl is None:
+        return None
+    args = decl.yaml_args()
+    params = []
+    for arg in args:
+        allowed = range_words(arg)
+        doc = f"{arg.type}" + (" (width-scaled)" if arg.width else "") + (f" ({allowed})" if allowed else "") + (f": {arg.doc}" if arg.doc else "")
+        label = arg.name if arg.default is REQUIRED else f"{arg.name}={_yaml_literal(arg.default)}"
+        params.append(t.ParameterInformation(label=label, documentation=doc))
+    label = f"{decl.name}[{', '.join(p.label for p in params)}]"  # type: ignore[misc]
+    active = cur.arg if cur.arg < len(args) else None
+    return t.SignatureHelp(
+        [t.SignatureInformation(label, documentation=decl.doc or None, parameters=params)], active_signature=0, active_parameter=active
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -395,4 +428,5 @@ __all__ = [
     "lsp_diagnostics",
     "renumber_edits",
     "row_hint",
+    "signature_help",
 ]

@@ -196,6 +196,11 @@ def _completion(ls: YamlnetServer, params: t.CompletionParams) -> t.CompletionLi
     return features.completion(ls.current(params.text_document.uri), params.position, ls.markdown("completion"))
 
 
+@server.feature(t.TEXT_DOCUMENT_SIGNATURE_HELP, t.SignatureHelpOptions(trigger_characters=["[", ","]))
+def _signature_help(ls: YamlnetServer, params: t.SignatureHelpParams) -> t.SignatureHelp | None:
+    return features.signature_help(ls.current(params.text_document.uri), params.position)
+
+
 def serve() -> None:
     """Run the server on stdin/stdout until the client exits."""
     server.start_io()
