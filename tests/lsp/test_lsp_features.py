@@ -152,6 +152,9 @@ def test_preferred_action_is_the_safe_fix() -> None:
     fixes = [x for x in features.code_actions(a, rng) if x.kind == t.CodeActionKind.QuickFix]
     preferred = [x for x in fixes if x.is_preferred]
     assert len(preferred) == 1 and "(unsafe" not in preferred[0].title and preferred[0].title.endswith("(YN209)")
+    (lsp,) = [x for x in features.lsp_diagnostics(a) if x.code == "YN209"]
+    related = {(r.location.range.start.line + 1, r.message) for r in lsp.related_information}
+    assert (_line(text, "[[-1, 8], 1, Concat"), "meant `C3`, now index 9; index 8 is `Conv`") in related
 
 
 def test_positions_count_utf16_units() -> None:

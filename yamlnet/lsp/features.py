@@ -195,7 +195,8 @@ def hover(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Hover | None
     r = a.row_at_line(line)
     if r is None:
         return None
-    decl = decl_of(a, r.position) or registry.lookup(r.module, a.dialect)
+    # a stale row's position may belong to another row of the current text: its module names its declaration
+    decl = (None if r.stale else decl_of(a, r.position)) or registry.lookup(r.module, a.dialect)
     head = f"**layer {r.index}** `{r.module}`" + (" (last good facts: the row does not read now)" if r.stale else "")
     parts = [head]
     if r.inputs:
