@@ -2,7 +2,7 @@
 over stdio, so every time includes the JSON-RPC round trip. The budget is 100 ms per request for a yolov5x6-sized
 file (issue 17).
 
-Measured: hover, definition, completion, inlay hints (whole file), code actions (whole file) on an analysed
+Measured: hover, definition, completion, signature help, inlay hints (whole file), code actions (whole file) on an analysed
 document; the same requests right after an edit (the server analyses the new text before it answers, inside the
 debounce pause); and from an edit to its published diagnostics, less the debounce pause.
 
@@ -69,6 +69,8 @@ async def main(spec: Path, repeats: int) -> dict[str, list[float]]:
         await timed("definition", client.text_document_definition_async(t.DefinitionParams(doc, t.Position(row, col))))
         module_col = lines[row].index(",", lines[row].index(",") + 1) + 2
         await timed("completion", client.text_document_completion_async(t.CompletionParams(doc, t.Position(row, module_col))))
+        args_col = lines[row].rindex("[") + 2
+        await timed("signature help", client.text_document_signature_help_async(t.SignatureHelpParams(doc, t.Position(row, args_col))))
         await timed("inlay hints", client.text_document_inlay_hint_async(t.InlayHintParams(doc, whole)))
         await timed("code actions", client.text_document_code_action_async(t.CodeActionParams(doc, whole, t.CodeActionContext([]))))
 

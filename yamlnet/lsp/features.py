@@ -327,6 +327,12 @@ def completion(a: Analysis, pos: t.Position, markdown: bool = True) -> t.Complet
     return t.CompletionList(False, items)
 
 
+def prepare_completion(a: Analysis, markdown: bool) -> None:
+    """Build the block-name items of the document's dialect ahead of the first completion request."""
+    if a.is_spec:
+        _block_items(a.dialect, markdown, len(registry.declarations()))
+
+
 def _row_decl(a: Analysis, line: int, module: str | None) -> BlockDecl | None:
     """The declaration of the row being typed: the module written on the line, else (a mapping row, whose
     `module:` is on another line) the module of the row the line belongs to."""
@@ -427,6 +433,7 @@ __all__ = [
     "hover",
     "inlay_hints",
     "lsp_diagnostics",
+    "prepare_completion",
     "renumber_edits",
     "row_hint",
     "signature_help",

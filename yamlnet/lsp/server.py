@@ -106,6 +106,7 @@ class YamlnetServer(LanguageServer):
         caps = self.client_capabilities.workspace
         if caps and caps.inlay_hint and caps.inlay_hint.refresh_support:
             self.workspace_inlay_hint_refresh(None)
+        features.prepare_completion(a, self.markdown("completion"))  # the block list of this dialect, built once, not in a request
         self.collect_garbage()
 
     def collect_garbage(self) -> None:
