@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +144,9 @@ def test_schema_command() -> None:
 
 def test_pre_commit_hook_runs_validate() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    (hook,) = hooks
-    assert hook["id"] == "yamlnet-validate" and hook["entry"].split()[:2] == ["yamlnet", "validate"]
+    assert [(h["id"], h["language"]) for h in hooks] == [("yamlnet-validate", "python"), ("yamlnet-validate-system", "system")]
+    hook = hooks[0]
+    assert all(h["entry"] == "yamlnet validate --static" for h in hooks)
+    assert re.search(hook["files"], "models/my-yolo.yaml") and not re.search(hook["files"], ".github/workflows/ci.yaml")
     out = _cli(*hook["entry"].split()[1:], str(SPECS / "yolov5s.yaml"))
     assert out.returncode == 0, out.stderr
