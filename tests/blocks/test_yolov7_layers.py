@@ -75,3 +75,12 @@ def test_rows_of_the_yolov7_dialect_build_with_v7_arguments() -> None:
     assert isinstance(model.model[0].act, nn.LeakyReLU)
     assert isinstance(model.model[3], SPPCSPC)  # n went into the argument, not an nn.Sequential
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 32, 8, 8)
+
+
+def test_yolov7_conv_rows_in_a_file_without_evidence_say_how_to_state_the_dialect() -> None:
+    """A YOLOv7 Conv row alone (activation sixth) reads as YOLOv5, where the sixth argument is the dilation: the
+    error says where YOLOv5 takes the activation and that a YOLOv7 file states its dialect."""
+    text = "nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(0.1)]]\n"
+    [d] = yamlnet.analyze(text).errors
+    assert d.code == "YN107" and (d.span.line, d.span.column) == (3, 39) and "`dialect: yolov7`" in d.help
+    assert yamlnet.analyze("dialect: yolov7\n" + text).ok

@@ -5,6 +5,7 @@ neck with IDetect, bundled as specs/yolov7-<backbone>.yaml: read in the YOLOv7 d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,3 +65,16 @@ def test_bundled_yolov7_tiny_is_the_repository_model() -> None:
     assert sum(p.numel() for p in ours.parameters()) == ref["params"] and ours.stride.tolist() == ref["stride"]
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
     assert sum(1 for _ in ours.modules()) == ref["modules"]
+
+
+def test_a_fused_yolov7_model_exports_to_onnx_equal_to_eager(tmp_path: Path) -> None:
+    """IDetect's implicit layers folded by fuse(), exported with dynamic shapes (YOLOv5's one-output export form),
+    run by onnxruntime and compared with the eager model at two sizes."""
+    from yamlnet.export import export_model
+
+    torch.manual_seed(0)
+    model = yamlnet.build(SPECS / "yolov7-tiny.yaml").eval().fuse()
+    result = export_model(model, tmp_path / "yolov7-tiny.onnx", imgsz=64, dynamic=True)
+    assert result.ok and result.outputs == 1, result.summary()
+    assert [c.outputs for c in result.checks] == [[(1, 252, 85)], [(2, 756, 85)]]
+    assert all(c.max_rel < 1e-4 for c in result.checks), result.summary()

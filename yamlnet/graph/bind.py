@@ -214,7 +214,7 @@ def _misplaced_activation(decl: BlockDecl, row: Row, i: int, v: ActivationCall, 
         f"an activation where {decl.name}'s argument `{a.name}` goes; `{yaml_args[j].name}` is argument {j + 1}",
         span,
         label=f"`{a.name}` is {_type_words(a.type)}",
-        help=f"the arguments are {signature(decl)} (YOLOv7-style files put the activation earlier)",
+        help=f"the arguments are {signature(decl)}; a file written for YOLOv7, whose Conv takes the activation sixth, states `dialect: yolov7`",
         fixes=fixes,
     )
 
