@@ -4,6 +4,7 @@ width rule of the segment heads' arguments, and the diagnostics of their inputs.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,3 +178,38 @@ def test_head_input_diagnostics(head: str, code: str, col: int) -> None:
     errs = [d for d in report.errors if d.code == code]
     assert errs, report.render()
     assert (errs[0].span.line, errs[0].span.column) == (13, col), report.render()
+
+
+DUAL_SPEC = """\
+nc: 3
+dialect: yolov9
+anchors: 3
+backbone:
+  - [-1, 1, Silence, []]
+  - [-1, 1, Conv, [16, 3, 2]]
+  - [-1, 1, ADown, [32]]
+  - [-1, 1, RepNCSPELAN4, [32, 32, 16, 1]]
+  - [-1, 1, ADown, [64]]
+head:
+  - [3, 1, CBLinear, [[16]]]
+  - [0, 1, Conv, [16, 3, 2]]
+  - [-1, 1, ADown, [16]]
+  - [[5, -1], 1, CBFuse, [[0]]]
+  - [-1, 1, ADown, [64]]
+  - [[8, 9, 3, 4], 1, DualDDetect, [nc]]
+"""
+
+
+def test_dual_head_exports_to_onnx_with_both_sets(tmp_path: Path) -> None:
+    """Export form: the decoded predictions of both sets, as the repository's export returns them, equal to eager
+    at the exported size and, with dynamic shapes, at another."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is in the export extra")
+    from yamlnet.export import export_model
+
+    torch.manual_seed(0)
+    model = yamlnet.build(DUAL_SPEC).eval()
+    result = export_model(model, tmp_path / "dual.onnx", imgsz=64, dynamic=True)
+    assert result.ok and result.outputs == 2, result.summary()
+    assert [c.outputs for c in result.checks][0] == [(1, 7, 320), (1, 7, 320)]  # strides 4 and 8 at 64: 16 * 16 + 8 * 8
+    assert all(c.max_abs < 1e-3 for c in result.checks), result.summary()
+    assert model.model[-1].export is False
