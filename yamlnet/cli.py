@@ -145,6 +145,10 @@ def make_parser() -> argparse.ArgumentParser:
     ex = add_export_parser(sub)
     _limits_args(ex)
     add_plugin_option(b, v, r, s, fx, bl, ex)
+
+    from .lsp.commands import add_editor_parsers  # `lsp` and `schema`: the editor commands (yamlnet/lsp/)
+
+    add_plugin_option(*add_editor_parsers(sub))
     return p
 
 
@@ -456,6 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     commands = {"build": cmd_build, "validate": cmd_validate, "render": cmd_render, "summary": cmd_summary, "blocks": cmd_blocks, "fix": cmd_fix}
     commands["export"] = cmd_export
+    from .lsp.commands import COMMANDS as editor_commands
+
+    commands.update(editor_commands)
     handler = commands[a.command]
     try:
         from .plugins import load_cli_plugins

@@ -121,7 +121,7 @@ def test_replace_true_replaces_and_dialects_keep_one_name_apart() -> None:
         ({"inputs": "many"}, "inputs must be"),
         ({"repeat": "arg"}, "needs an argument with fill=FILL_N"),
         ({"role": "neck"}, "role must be"),
-        ({"dialect": "yolov9"}, "dialect must be"),
+        ({"dialect": "yolov99"}, "dialect must be"),
         ({"args": (registry.Arg("c2"), registry.Arg("c2"))}, "argument names repeat"),
     ],
 )

@@ -56,6 +56,12 @@ def _comment(src: SourceText, row: RowAt) -> _Comment | None:
     return _Comment(row, int(m.group(1)), Span(sp.file, sp.line, col, sp.line, col + len(m.group(1))))
 
 
+def index_comment(src: SourceText, row: RowAt) -> tuple[int, Span] | None:
+    """The number of a row's index comment (`# 17 (P3/8-small)` -> 17) and the span of its digits, if it has one."""
+    c = _comment(src, row)
+    return None if c is None else (c.number, c.span)
+
+
 MAX_CANDIDATES = 12  # ways to place the inserted (or removed) rows that are offered as fixes
 
 
