@@ -121,6 +121,8 @@ declare(
     sizes=(SizeRule(multiple=lambda args: 2, why="ReOrg stacks the four pixel phases of every 2x2 block"),),
     doc="Space-to-depth by 2: channels x 4, size / 2 (layer 0 of YOLOv7's P6 files).",
 )
+
+
 def _two_inputs(args: dict[str, Any], n_inputs: int) -> dict[str, Any]:
     if n_inputs != 2:
         raise ValueError(f"it adds exactly two inputs (YOLOv7 would ignore any others), not {n_inputs}")

@@ -92,9 +92,7 @@ class SPPCSPC(nn.Module):
     """CSP spatial pyramid pooling: a conv path (1x1, 3x3, 1x1) into parallel max pools, concatenated and
     reduced (1x1, 3x3), joined with a 1x1 shortcut path and fused by a last 1x1 conv."""
 
-    def __init__(
-        self, c1: int, c2: int, n: int = 1, shortcut: bool = False, g: int = 1, e: float = 0.5, k: Sequence[int] = (5, 9, 13)
-    ) -> None:
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False, g: int = 1, e: float = 0.5, k: Sequence[int] = (5, 9, 13)) -> None:
         super().__init__()
         c_ = int(2 * c2 * e)
         self.cv1 = Conv(c1, c_, 1, 1)
@@ -173,9 +171,7 @@ class RepConv(nn.Module):
     `fuse()` reparameterises the branches into one 3x3 conv with bias, `rbr_reparam` (YOLOv7's deploy form).
     """
 
-    def __init__(
-        self, c1: int, c2: int, k: int = 3, s: int = 1, p: int | None = None, g: int = 1, act: Any = True, deploy: bool = False
-    ) -> None:
+    def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1, p: int | None = None, g: int = 1, act: Any = True, deploy: bool = False) -> None:
         super().__init__()
         if k != 3 or autopad(k, p) != 1:
             raise ValueError(f"RepConv is built for a 3x3 kernel with padding 1, not k={k}, p={p}")
@@ -256,8 +252,6 @@ def _bottlenecks(c: int, n: int, shortcut: bool, g: int) -> nn.Sequential:
 
 class BottleneckCSPA(nn.Module):
     """CSP stage A: two 1x1 branches from the input, one through n inner blocks, concatenated, 1x1 out."""
-
-    inner_e = 1.0  # the inner blocks' expansion
 
     def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5) -> None:
         super().__init__()
