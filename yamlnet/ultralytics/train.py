@@ -1,0 +1,89 @@
+"""The ultralytics package's trainers and YOLO class with yamlnet models: the package's training loop, losses,
+validation, prediction and export, on a model yamlnet compiled. Importing this imports the package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ultralytics import YOLO as _PackageYOLO
+from ultralytics.models import yolo
+from ultralytics.utils import DEFAULT_CFG_DICT, RANK
+
+from .model import build_model, load_weights
+
+
+class _YamlnetModels:
+    """What makes a package trainer train a yamlnet model: `get_model` compiles the spec (a path, a bundled bare
+    name, or a checkpoint's spec dict when fine-tuning) with the dataset's class and channel counts, and copies
+    the matching tensors of `weights` (a yamlnet model or one of the package's own)."""
+
+    data: dict[str, Any]
+
+    def get_model(self, cfg: Any = None, weights: Any = None, verbose: bool = True) -> Any:
+        if cfg is None and weights is not None:
+            cfg = weights.yaml
+        self.check_data(cfg)
+        model = build_model(cfg, nc=self.data["nc"], ch=self.data.get("channels", 3), verbose=verbose and RANK == -1)
+        model = self.set_model_names_for_load(model)  # type: ignore[attr-defined]
+        if weights:
+            load_weights(model, weights, verbose=verbose and RANK == -1)
+        return model
+
+    def check_data(self, cfg: Any) -> None:
+        """Refuse a dataset the spec cannot take (the package would change the spec silently)."""
+
+
+class DetectionTrainer(_YamlnetModels, yolo.detect.DetectionTrainer):
+    """The package's DetectionTrainer, with a yamlnet model (Detect heads, YOLO26's end-to-end ones included)."""
+
+
+class SegmentationTrainer(_YamlnetModels, yolo.segment.SegmentationTrainer):
+    """The package's SegmentationTrainer, with a yamlnet model (Segment, Segment26 heads)."""
+
+
+class OBBTrainer(_YamlnetModels, yolo.obb.OBBTrainer):
+    """The package's OBBTrainer, with a yamlnet model (OBB, OBB26 heads)."""
+
+
+class PoseTrainer(_YamlnetModels, yolo.pose.PoseTrainer):
+    """The package's PoseTrainer, with a yamlnet model (Pose, Pose26 heads). The dataset's kpt_shape must be the
+    spec's: yamlnet does not rewrite a spec's keypoint count (change `kpt_shape:` in the spec)."""
+
+    def check_data(self, cfg: Any) -> None:
+        want = self.data.get("kpt_shape")
+        if want is None:
+            return
+        spec = cfg if isinstance(cfg, dict) else build_model(cfg).yaml
+        have = spec.get("kpt_shape")
+        if have is not None and list(have) != list(want):
+            raise ValueError(f"the dataset's kpt_shape {list(want)} is not the spec's {list(have)}: set `kpt_shape: {list(want)}` in the spec")
+
+
+
+Trainer = DetectionTrainer  # the name docs/training-ultralytics.md uses for detection
+TRAINERS: dict[str, type] = {"detect": DetectionTrainer, "segment": SegmentationTrainer, "pose": PoseTrainer, "obb": OBBTrainer}
+
+
+class YOLO(_PackageYOLO):
+    """The package's YOLO class, with yamlnet building every model from a spec: `YOLO("my-yolo11-emo.yaml")`
+    compiles the spec (a custom backbone too), `.train()` uses the trainers above (also when fine-tuning from a
+    yamlnet checkpoint), and `.val()`, `.predict()`, `.export()` are the package's."""
+
+    def _new(self, cfg: str, task: str | None = None, verbose: bool = False) -> None:
+        model = build_model(cfg, verbose=verbose and RANK == -1)
+        self.cfg = cfg
+        self.task = task or model.task
+        self.model = model
+        self.overrides["model"] = self.cfg
+        self.overrides["task"] = self.task
+        model.args = {**DEFAULT_CFG_DICT, **self.overrides}  # as the package sets them, so export works from a spec
+        model.task = self.task
+        self.model_name = cfg
+
+    @property
+    def task_map(self) -> dict[str, dict[str, Any]]:
+        tasks = super().task_map
+        return {task: {**parts, "trainer": TRAINERS.get(task, parts["trainer"])} for task, parts in tasks.items()}
+
+
+__all__ = ["OBBTrainer", "DetectionTrainer", "PoseTrainer", "SegmentationTrainer", "TRAINERS", "Trainer", "YOLO"]
