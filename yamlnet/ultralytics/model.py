@@ -8,7 +8,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from .specs import resolve_spec, scale_in_name
+from .specs import resolve_spec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,20 +26,15 @@ def build_model(
 ) -> YamlnetModel:
     """A yamlnet model from a spec path, a bare bundled name (`yolo11n.yaml`: specs/yolo11.yaml at scale n), or a
     spec dict (a checkpoint's `model.yaml`, yamlnet's or the package's). `nc` and `ch` replace the spec's (the
-    trainer passes the dataset's). As in the package, a file name with a scale letter (`my-yolo11s.yaml`) picks
-    that scale when the spec states none. `model.task` is the head's task ("detect", "segment", "pose", "obb").
+    trainer passes the dataset's). As in the package, a file name with a scale letter (`yolo11s.yaml`) picks that
+    scale when the spec states none. `model.task` is the head's task ("detect", "segment", "pose", "obb").
     Raises yamlnet.SpecError with every diagnostic when the spec has errors."""
-    from ..api import build, load_spec
+    from ..api import build
 
     if isinstance(cfg, dict):
         model = _build_dict(cfg, nc, ch)
     else:
-        path, scale = resolve_spec(cfg)
-        if scale is None and scale_in_name(cfg) is not None and path.is_file():
-            spec = load_spec(path)
-            if spec.scales and "scale" not in spec.spans:
-                scale = scale_in_name(cfg)
-        model = build(path, scale=scale, nc=nc, ch=ch)
+        model = build(resolve_spec(cfg), nc=nc, ch=ch)
         model.yaml_file = str(cfg)
     model.task = getattr(model.model[-1], "task", "detect") if len(model.model) else "detect"
     if verbose:

@@ -1,5 +1,7 @@
 """Bare model names (`yolo11n.yaml`), as the ultralytics package accepts them, resolved to yamlnet's bundled
-specs (`specs/yolo11.yaml` at scale n). Nothing here imports torch or the package."""
+specs when no such file is in the working directory. A scaled name stands for the unscaled file at that scale
+(`yolo11n.yaml`: `yolo11.yaml`, scale n), which yamlnet's reader already does for a name beside its file; this
+adds the bundled folder as the place to look. Nothing here imports torch or the package."""
 
 from __future__ import annotations
 
@@ -8,22 +10,21 @@ import re
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, SpecError
+from ..spec.dialect import unscaled_path
 
 BUNDLED = Path(__file__).resolve().parents[2] / "specs"  # the project's specs/ folder (a source checkout)
-_SCALED = re.compile(r"^(?P<family>.*\d)(?P<scale>[nslmx])(?P<task>-.+)?$")  # yolo11n-seg -> yolo11-seg, n
-_SCALE_IN_NAME = re.compile(r"yolo(?:e-)?v?\d+(?P<scale>[nslmx])")  # the package's reading of a file name's scale
 
 
 def is_bare(name: str | os.PathLike[str]) -> bool:
     """A name without a folder that ends in .yaml/.yml (the package looks such names up among its own files)."""
-    p = Path(name)
-    return p.name == str(name) and p.suffix.lower() in (".yaml", ".yml")
+    s = os.fspath(name)
+    return Path(s).name == s and Path(s).suffix.lower() in (".yaml", ".yml")
 
 
-def scale_in_name(path: str | os.PathLike[str]) -> str | None:
-    """The scale letter the package reads from a file name (`my-yolo11s.yaml` -> "s"), or None."""
-    m = _SCALE_IN_NAME.search(Path(path).stem)
-    return m.group("scale") if m else None
+def _here(path: Path) -> bool:
+    """The file, or the unscaled file a scaled name stands for, exists."""
+    alt = unscaled_path(str(path))
+    return path.is_file() or (alt is not None and alt.is_file())
 
 
 def bundled_names() -> list[str]:
@@ -31,18 +32,16 @@ def bundled_names() -> list[str]:
     return sorted(p.name for p in BUNDLED.glob("*.yaml")) if BUNDLED.is_dir() else []
 
 
-def resolve_spec(name: str | os.PathLike[str]) -> tuple[Path, str | None]:
-    """(spec file, scale) for a path or a bare name. An existing file is itself (scale None). A bare name that is
-    not a file here is a bundled spec: `yolov5s.yaml` as is, `yolo11n.yaml` as `yolo11.yaml` with scale "n".
-    Raises SpecError (YN510) naming the bundled specs when there is none of that name."""
+def resolve_spec(name: str | os.PathLike[str]) -> Path:
+    """The spec path yamlnet reads for `name`: the name itself when it (or the unscaled file it stands for) is
+    there or it names a folder; else, for a bare name, the same name in yamlnet's bundled specs
+    (`yolo11n.yaml` -> specs/yolo11n.yaml, read as specs/yolo11.yaml at scale n). Raises SpecError (YN510)
+    listing the bundled specs when a bare name is neither here nor bundled."""
     path = Path(name)
-    if path.exists() or not is_bare(name):
-        return path, None
-    if (BUNDLED / path.name).is_file():
-        return BUNDLED / path.name, None
-    m = _SCALED.match(path.stem)
-    if m and (BUNDLED / f"{m['family']}{m['task'] or ''}{path.suffix}").is_file():
-        return BUNDLED / f"{m['family']}{m['task'] or ''}{path.suffix}", m["scale"]
+    if not is_bare(name) or _here(path):
+        return path
+    if _here(BUNDLED / path.name):
+        return BUNDLED / path.name
     names = bundled_names()
     listed = ", ".join(_with_scales(names)) if names else "none (yamlnet's specs/ folder is not installed here)"
     raise SpecError(
@@ -50,18 +49,18 @@ def resolve_spec(name: str | os.PathLike[str]) -> tuple[Path, str | None]:
             Diagnostic(
                 "YN510",
                 f"no such file: {name}, and yamlnet bundles no spec of that name",
-                Span.unknown(str(name)),
+                Span.unknown(os.fspath(name)),
                 notes=(f"bundled specs: {listed}",),
-                help="give the path of your spec file, or one of the bundled names (a letter after the number picks the scale)",
+                help="give the path of your spec file, or a bundled name (a scale letter after the version picks the scale: yolo11s.yaml)",
             )
         ]
     )
 
 
 def _with_scales(names: list[str]) -> list[str]:
-    """Bundled names as a user may write them: `yolo11{n,s,m,l,x}.yaml` for a spec with scales."""
+    """Bundled names as a user may write them: `yolo11{n,s,m,l,x}.yaml` for a file whose name takes a scale."""
     out = []
     for n in names:
         stem, suffix = n.rsplit(".", 1)
-        out.append(f"{stem}{{n,s,m,l,x}}.{suffix}" if re.search(r"\d$", stem) and "yolov5" not in stem else n)
+        out.append(f"{stem}{{n,s,m,l,x}}.{suffix}" if re.fullmatch(r"yolo(v8|\d+)", stem) else n)
     return out

@@ -27,6 +27,8 @@ class _YamlnetModels:
         model = self.set_model_names_for_load(model)  # type: ignore[attr-defined]
         if weights:
             load_weights(model, weights, verbose=verbose and RANK == -1)
+            if isinstance(cfg, dict) and getattr(weights, "yaml_file", None):
+                model.yaml_file = weights.yaml_file  # the spec's name, for logs and export file names
         return model
 
     def check_data(self, cfg: Any) -> None:
