@@ -298,6 +298,10 @@ def test_package_export_gives_one_onnx_output_equal_to_the_package_model(
     b = ort.InferenceSession(f2).run(None, {"images": x})
     assert len(a) == len(b) == 1 and a[0].shape == b[0].shape == (1, 4 + NC, ANCHORS)
     np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-4)
+    script = torch.jit.load(ours.export(format="torchscript", imgsz=IMGSZ, device="cpu"))
+    out = script(torch.from_numpy(x))
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 4 + NC, ANCHORS)  # TorchScript: the export form too
+    np.testing.assert_allclose(out.numpy(), a[0], rtol=1e-4, atol=1e-3)
 
 
 def test_fine_tune_from_best_pt_starts_from_its_weights(trained: dict[str, Any]) -> None:
@@ -356,3 +360,30 @@ def test_spec_dicts_from_checkpoints_of_either_kind() -> None:
     assert model.yaml_file == theirs["yaml_file"] and sum(p.numel() for p in model.parameters()) == 2_590_230
     with pytest.raises(ValueError, match="channels"):
         build_model({**theirs, "ch": 1, "channels": 3})
+
+
+def test_weights_of_the_package_models_transfer() -> None:
+    """`pretrained=` with one of the package's own models: every tensor has the same name and shape."""
+    from yamlnet.ultralytics import load_weights
+
+    theirs = tasks.DetectionModel("yolo11n.yaml", nc=3, verbose=False)
+    ours = build_model("yolo11n.yaml", nc=3)
+    assert load_weights(ours, theirs) == (499, 499) == load_weights(ours, {"ema": None, "model": theirs})
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+    assert load_weights(build_model("yolo11n.yaml", nc=5), theirs) == (493, 499)  # the class convs differ in shape
+
+
+def test_pose_trainer_refuses_another_kpt_shape() -> None:
+    """The package rewrites the spec's kpt_shape for the dataset; yamlnet asks for it in the spec, at its line."""
+    from yamlnet.ultralytics import PoseTrainer
+
+    require_ultralytics()
+    trainer = PoseTrainer.__new__(PoseTrainer)  # check_data reads only the dataset's kpt_shape
+    trainer.data = {"kpt_shape": [17, 3]}
+    spec = ULTRALYTICS_DIR / "11" / "yolo11-pose.yaml"
+    trainer.check_data(spec)  # the same: accepted
+    trainer.data = {"kpt_shape": [5, 3]}
+    with pytest.raises(ValueError, match=r"yolo11-pose.yaml:9: the spec's kpt_shape \[17, 3\] is not the dataset's \[5, 3\]"):
+        trainer.check_data(spec)
+    with pytest.raises(ValueError, match="the checkpoint's spec"):
+        trainer.check_data({"kpt_shape": [17, 3]})

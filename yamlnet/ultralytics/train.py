@@ -10,6 +10,7 @@ from ultralytics.models import yolo
 from ultralytics.utils import DEFAULT_CFG_DICT, RANK
 
 from .model import build_model, load_weights
+from .specs import resolve_spec
 
 
 class _YamlnetModels:
@@ -55,10 +56,21 @@ class PoseTrainer(_YamlnetModels, yolo.pose.PoseTrainer):
         want = self.data.get("kpt_shape")
         if want is None:
             return
-        spec = cfg if isinstance(cfg, dict) else build_model(cfg).yaml
-        have = spec.get("kpt_shape")
+        where = "the checkpoint's spec"
+        if isinstance(cfg, dict):
+            have = cfg.get("kpt_shape")
+        else:
+            from ..api import load_spec
+
+            spec = load_spec(resolve_spec(cfg))
+            have = spec.names.get("kpt_shape")  # header values rows may use, kpt_shape among them
+            span = spec.span_of("kpt_shape")
+            where = f"{span.file}:{span.line}"
         if have is not None and list(have) != list(want):
-            raise ValueError(f"the dataset's kpt_shape {list(want)} is not the spec's {list(have)}: set `kpt_shape: {list(want)}` in the spec")
+            raise ValueError(
+                f"{where}: the spec's kpt_shape {list(have)} is not the dataset's {list(want)}; "
+                f"set `kpt_shape: {list(want)}` in the spec (yamlnet does not change a spec's keypoints for a dataset)"
+            )
 
 
 
