@@ -241,6 +241,8 @@ class Detect(nn.Module):
         wrapped in its E2ELoss when the head has a one-to-one branch, as the package's own models choose. The
         package reads `model.args` (hyperparameters), `model.model[-1]` (this head: stride, nc, reg_max and the
         task's sizes) and `model.class_weights`. Imported here: the package is needed only to train with it."""
+        if getattr(self, "text_io", None):  # YOLO-World/YOLOE heads: the package trains them with text embeddings
+            raise NotImplementedError(f"training {type(self).__name__} with the ultralytics package is not supported by yamlnet (text-guided heads)")
         from ultralytics.utils import loss as losses
 
         one_branch = getattr(losses, self.loss_name)

@@ -387,3 +387,19 @@ def test_pose_trainer_refuses_another_kpt_shape() -> None:
         trainer.check_data(spec)
     with pytest.raises(ValueError, match="the checkpoint's spec"):
         trainer.check_data({"kpt_shape": [17, 3]})
+
+
+def test_what_is_not_trained_is_refused() -> None:
+    """Tasks without a yamlnet trainer, text-guided heads and heads without a loss say so instead of training
+    something else (the package's own model) or with the wrong loss."""
+    require_ultralytics()
+    model = YOLO(str(ULTRALYTICS_DIR / "11" / "yolo11-cls.yaml"))
+    assert model.task == "classify" and isinstance(model.model, YamlnetModel)
+    with pytest.raises(NotImplementedError, match="task is 'classify'"):
+        model.train(data="unused.yaml")
+    world = yamlnet.build(ULTRALYTICS_DIR / "v8" / "yolov8-worldv2.yaml", scale="s", device="meta")
+    with pytest.raises(NotImplementedError, match="text-guided"):
+        world.init_criterion()
+    rtdetr = yamlnet.build(ULTRALYTICS_DIR / "rt-detr" / "rtdetr-l.yaml", device="meta")
+    with pytest.raises(NotImplementedError, match="has no training loss"):
+        rtdetr.init_criterion()

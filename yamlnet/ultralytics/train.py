@@ -96,8 +96,20 @@ class YOLO(_PackageYOLO):
 
     @property
     def task_map(self) -> dict[str, dict[str, Any]]:
+        """The package's map, with yamlnet's trainers; a task yamlnet does not train refuses instead of letting the
+        package's trainer build its own model from the spec."""
         tasks = super().task_map
-        return {task: {**parts, "trainer": TRAINERS.get(task, parts["trainer"])} for task, parts in tasks.items()}
+        return {task: {**parts, "trainer": TRAINERS.get(task) or _not_trained(task)} for task, parts in tasks.items()}
+
+
+def _not_trained(task: str) -> Any:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"yamlnet.ultralytics trains {', '.join(TRAINERS)} models; this model's task is {task!r} "
+            "(its model builds and runs, but the package's trainer for it would build the package's own model)"
+        )
+
+    return refuse
 
 
 __all__ = ["OBBTrainer", "DetectionTrainer", "PoseTrainer", "SegmentationTrainer", "TRAINERS", "Trainer", "YOLO"]
