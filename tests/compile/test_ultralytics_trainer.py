@@ -318,16 +318,31 @@ def test_fine_tune_from_best_pt_starts_from_its_weights(trained: dict[str, Any])
 
 
 def test_custom_backbone_trains_and_exports(tmp_path: Path, trained: dict[str, Any]) -> None:
-    """A seed spec (EMO backbone, which the package cannot parse) through yamlnet.ultralytics.YOLO."""
-    import onnx
+    """A seed spec (an EfficientViT backbone, which the package cannot parse) through yamlnet.ultralytics.YOLO."""
+    import numpy as np
+    import onnxruntime as ort
 
-    model = YOLO(str(ROOT / "specs" / "yolo11-emo.yaml"))
-    model.train(**train_args(trained["data"], tmp_path, "emo", epochs=1))
+    model = YOLO(str(ROOT / "specs" / "yolo11-efficientvit.yaml"))
+    model.train(**train_args(trained["data"], tmp_path, "efficientvit", epochs=1), val=False)
     assert isinstance(model.model, YamlnetModel) and model.model.names == {0: "red", 1: "green"}
     f = YOLO(str(model.trainer.best)).export(format="onnx", imgsz=IMGSZ, simplify=False, device="cpu")
-    outputs = onnx.load(f).graph.output
-    assert [o.name for o in outputs] == ["output0"]
-    assert [d.dim_value for d in outputs[0].type.tensor_type.shape.dim] == [1, 4 + NC, ANCHORS]
+    session = ort.InferenceSession(f)
+    assert [o.name for o in session.get_outputs()] == ["output0"]
+    [y] = session.run(None, {"images": np.zeros((1, 3, IMGSZ, IMGSZ), np.float32)})
+    assert y.shape == (1, 4 + NC, ANCHORS)
+
+
+def test_sizes_the_trainer_will_use_are_checked_before_training(tmp_path: Path, trained: dict[str, Any]) -> None:
+    """MobileViT needs inputs that are multiples of 64; the package's validator pads square images to imgsz + 32
+    (96 here). yamlnet reports that at the spec's line before the first step, instead of a reshape error in the
+    first validation."""
+    model = YOLO(str(ROOT / "specs" / "yolo11-mobilevit.yaml"))
+    with pytest.raises(yamlnet.SpecError) as e:
+        model.train(**train_args(trained["data"], tmp_path, "mobilevit", epochs=1))
+    [d] = e.value.diagnostics
+    assert d.code == "YN404" and (d.span.line, d.span.column) == (12, 5) and d.span.file.endswith("yolo11-mobilevit.yaml")
+    assert "at input 96" in d.message and "validator 96x96" in d.notes[-1]
+    assert not list(tmp_path.rglob("*.pt"))  # refused before training
 
 
 # -- model configs as the package passes them ---------------------------------------------------------------------

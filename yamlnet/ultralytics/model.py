@@ -59,6 +59,26 @@ def _build_dict(cfg: dict[str, Any], nc: int | None, ch: int | None) -> YamlnetM
     return model
 
 
+def check_sizes(cfg: str | os.PathLike[str] | dict[str, Any], train: int, stride: int, nc: int | None = None, ch: int | None = None) -> None:
+    """Refuse a spec that cannot take the sizes the package's trainer will feed it: square training batches of
+    `train`, and the validator's square rect batches of `train + stride` (it pads half a stride, rounded up to a
+    multiple of it). Raises yamlnet.SpecError with the size diagnostics (YN4xx), each noting where the size
+    comes from; other sizes (rect batches of non-square images) are not known before the data is read."""
+    from dataclasses import replace
+
+    from ..api import validate
+    from ..compile.model import spec_text
+    from ..diagnostics import SpecError, errors
+
+    source: Any = spec_text({k: v for k, v in cfg.items() if k not in _PACKAGE_KEYS}) if isinstance(cfg, dict) else resolve_spec(cfg)
+    val = train + stride
+    report = validate(source, imgsz=[train, val], static=True, nc=nc, ch=ch)
+    bad = errors(report.diagnostics)
+    if bad:
+        note = f"the trainer feeds {train}x{train} batches (imgsz={train}) and its validator {val}x{val} (square images in rect batches)"
+        raise SpecError([replace(d, notes=(*d.notes, note)) for d in bad], report.source)
+
+
 def load_weights(model: nn.Module, weights: Any, verbose: bool = True) -> tuple[int, int]:
     """Copy into `model` every tensor of `weights` (a model, a checkpoint dict with "ema"/"model", or a
     state_dict) whose name and shape it has, as the package's fine-tuning does. The state_dict keys of a yamlnet
@@ -79,4 +99,4 @@ def load_weights(model: nn.Module, weights: Any, verbose: bool = True) -> tuple[
     return len(same), len(own)
 
 
-__all__ = ["build_model", "load_weights"]
+__all__ = ["build_model", "check_sizes", "load_weights"]

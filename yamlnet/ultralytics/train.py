@@ -9,7 +9,7 @@ from ultralytics import YOLO as _PackageYOLO
 from ultralytics.models import yolo
 from ultralytics.utils import DEFAULT_CFG_DICT, RANK
 
-from .model import build_model, load_weights
+from .model import build_model, check_sizes, load_weights
 from .specs import resolve_spec
 
 
@@ -24,7 +24,12 @@ class _YamlnetModels:
         if cfg is None and weights is not None:
             cfg = weights.yaml
         self.check_data(cfg)
-        model = build_model(cfg, nc=self.data["nc"], ch=self.data.get("channels", 3), verbose=verbose and RANK == -1)
+        nc, ch = self.data["nc"], self.data.get("channels", 3)
+        model = build_model(cfg, nc=nc, ch=ch, verbose=verbose and RANK == -1)
+        imgsz = getattr(self.args, "imgsz", None)  # type: ignore[attr-defined]
+        if isinstance(imgsz, int) and not getattr(self.args, "multi_scale", 0):  # type: ignore[attr-defined]
+            gs = max(int(model.stride.max()), 32)  # the package rounds imgsz up to a multiple of this
+            check_sizes(cfg, -(-imgsz // gs) * gs, gs, nc=nc, ch=ch)  # a size error before the first step
         model = self.set_model_names_for_load(model)  # type: ignore[attr-defined]
         if weights:
             load_weights(model, weights, verbose=verbose and RANK == -1)
