@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import build_model, load_weights
+from .model import build_model, check_sizes, load_weights
 from .specs import resolve_spec
 
 _TRAINING = ("YOLO", "Trainer", "DetectionTrainer", "SegmentationTrainer", "PoseTrainer", "OBBTrainer", "TRAINERS")
@@ -28,4 +28,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["build_model", "load_weights", "resolve_spec", *_TRAINING]
+__all__ = ["build_model", "check_sizes", "load_weights", "resolve_spec", *_TRAINING]
