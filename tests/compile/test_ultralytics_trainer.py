@@ -50,24 +50,34 @@ IMGSZ = 64
 ANCHORS = sum((IMGSZ // s) ** 2 for s in (8, 16, 32))  # 84 anchor points at 64x64
 
 
-@pytest.fixture(autouse=True)
-def _offline_and_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No socket can connect while the package runs; the global torch state its trainer sets is put back."""
+@pytest.fixture(autouse=True, scope="module")
+def _offline_and_restored() -> Iterator[None]:
+    """No socket can connect while the package runs (the module's trained model included: autouse fixtures of a
+    scope come first); the global torch state its trainer sets (threads, deterministic mode) is put back after."""
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise OSError("these tests run offline")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    for key in ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED", "OMP_NUM_THREADS"):
-        monkeypatch.setenv(key, os.environ[key]) if key in os.environ else monkeypatch.delenv(key, raising=False)
     threads = torch.get_num_threads()
     deterministic = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     fill = torch.utils.deterministic.fill_uninitialized_memory
-    yield
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        for key in ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED", "OMP_NUM_THREADS"):
+            mp.setenv(key, os.environ[key]) if key in os.environ else mp.delenv(key, raising=False)  # restored on exit
+        yield
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     torch.utils.deterministic.fill_uninitialized_memory = fill
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_each() -> Iterator[None]:
+    """The package's CPU trainer sets torch's threads to the machine's cores; each test starts on one, as the rest
+    of the suite does (tests/conftest.py), so the loss comparisons run single-threaded."""
+    torch.set_num_threads(1)
+    yield
 
 
 # -- a tiny dataset --------------------------------------------------------------------------------------
