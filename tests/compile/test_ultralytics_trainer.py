@@ -342,6 +342,52 @@ def test_custom_backbone_trains_and_exports(tmp_path: Path, trained: dict[str, A
     assert y.shape == (1, 4 + NC, ANCHORS)
 
 
+def write_task_dataset(root: Path, task: str) -> Path:
+    """The detection images with the task's labels: polygons (segment), corners (obb), 5 keypoints (pose)."""
+    data = write_dataset(root)
+    for label in (root / "labels").rglob("*.txt"):
+        lines = []
+        for line in label.read_text().split("\n")[:-1]:
+            c, x, y, w, h = line.split()
+            x0, y0, x1, y1 = float(x) - float(w) / 2, float(y) - float(h) / 2, float(x) + float(w) / 2, float(y) + float(h) / 2
+            if task == "pose":  # corners and centre, all visible
+                points = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (float(x), float(y))]
+                lines.append(f"{line} " + " ".join(f"{px:.6f} {py:.6f} 2" for px, py in points))
+            else:
+                lines.append(f"{c} {x0:.6f} {y0:.6f} {x1:.6f} {y0:.6f} {x1:.6f} {y1:.6f} {x0:.6f} {y1:.6f}")
+        label.write_text("\n".join(lines) + "\n")
+    if task == "pose":
+        data.write_text(data.read_text() + "kpt_shape: [5, 3]\n")
+    return data
+
+
+@pytest.mark.parametrize(
+    ("task", "spec", "outputs"),
+    [("segment", "11/yolo11-seg.yaml", [(1, 4 + NC + 32, ANCHORS), (1, 32, 16, 16)]),
+     ("obb", "26/yolo26-obb.yaml", [(1, 4 + NC + 1, ANCHORS)]),
+     ("pose", "11/yolo11-pose.yaml", [(1, 4 + NC + 15, ANCHORS)])],
+)  # fmt: skip
+def test_task_models_train_and_export(task: str, spec: str, outputs: list[tuple[int, ...]], tmp_path: Path) -> None:
+    """The package's segment, OBB and pose trainers on yamlnet models (scale n), one epoch; the checkpoint exports
+    to the package's ONNX outputs (`output0`, and the prototypes `output1` for segment)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    require_ultralytics()
+    data = write_task_dataset(tmp_path / "data", task)
+    text = (ULTRALYTICS_DIR / spec).read_text()
+    path = tmp_path / Path(spec).name.replace("-", "n-", 1)  # yolo11n-seg.yaml: scale n, as the package reads names
+    path.write_text(text.replace("kpt_shape: [17, 3]", "kpt_shape: [5, 3]"))
+    model = YOLO(str(path))
+    assert model.task == task
+    model.train(**train_args(data, tmp_path, task, epochs=1), val=False, fliplr=0.0)
+    assert isinstance(model.model, YamlnetModel) and model.trainer.loss_names[0] == "box_loss"
+    session = ort.InferenceSession(YOLO(str(model.trainer.best)).export(format="onnx", imgsz=IMGSZ, simplify=False, device="cpu"))
+    assert [o.name for o in session.get_outputs()] == ["output0", "output1"][: len(outputs)]
+    ys = session.run(None, {"images": np.zeros((1, 3, IMGSZ, IMGSZ), np.float32)})
+    assert [y.shape for y in ys] == outputs
+
+
 def test_sizes_the_trainer_will_use_are_checked_before_training(tmp_path: Path, trained: dict[str, Any]) -> None:
     """MobileViT needs inputs that are multiples of 64; the package's validator pads square images to imgsz + 32
     (96 here). yamlnet reports that at the spec's line before the first step, instead of a reshape error in the
