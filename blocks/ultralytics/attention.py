@@ -37,7 +37,8 @@ class Attention(nn.Module):
         b, c, h, w = x.shape
         qkv = self.qkv(x).view(b, self.heads, 2 * self.query_dim + self.value_dim, h * w)
         q, k, v = qkv.split((self.query_dim, self.query_dim, self.value_dim), dim=2)
-        weights = ((q.transpose(-2, -1) @ k) * self.factor).softmax(dim=-1)  # (b, heads, n, n)
+        # the scale is applied to the queries before the product (the package's order: bit-equal training)
+        weights = ((q * self.factor).transpose(-2, -1) @ k).softmax(dim=-1)  # (b, heads, n, n)
         out = (v @ weights.transpose(-2, -1)).view(b, c, h, w)
         out = out + self.pe(v.reshape(b, c, h, w))
         return self.proj(out)
@@ -86,7 +87,7 @@ class AreaAttention(nn.Module):
             tokens = tokens.reshape(groups, length, 3 * inner)
         per_head = tokens.view(groups, length, self.heads, 3 * self.head_dim).permute(0, 2, 3, 1)  # (g, heads, 3hd, len)
         q, k, v = per_head.split((self.head_dim, self.head_dim, self.head_dim), dim=2)
-        weights = ((q.transpose(-2, -1) @ k) * self.head_dim**-0.5).softmax(dim=-1)  # (g, heads, len, len)
+        weights = ((q * self.head_dim**-0.5).transpose(-2, -1) @ k).softmax(dim=-1)  # (g, heads, len, len); queries scaled first
         out = v @ weights.transpose(-2, -1)  # (g, heads, hd, len)
         out = out.permute(0, 3, 1, 2).reshape(b, h, w, inner).permute(0, 3, 1, 2)
         v = v.permute(0, 3, 1, 2).reshape(b, h, w, inner).permute(0, 3, 1, 2)

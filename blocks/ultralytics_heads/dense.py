@@ -26,6 +26,8 @@ from .parts import Conv
 class Classify(nn.Module):
     """Classification head (see the module docstring)."""
 
+    task = "classify"  # the ultralytics package's task name for a model with this head
+
     def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1) -> None:
         super().__init__()
         hidden = 1280
@@ -50,6 +52,8 @@ class Classify(nn.Module):
 
 class Depth(nn.Module):
     """Monocular depth head (see the module docstring). `cal_a`, `cal_b` are calibration buffers (1 and 0)."""
+
+    task = "depth"  # the ultralytics package's task name for a model with this head
 
     cal_a: torch.Tensor
     cal_b: torch.Tensor
@@ -96,6 +100,8 @@ class Depth(nn.Module):
 
 class SemanticSegment(nn.Module):
     """Semantic segmentation head (see the module docstring)."""
+
+    task = "semantic"  # the ultralytics package's task name for a model with this head
 
     stride: torch.Tensor
 

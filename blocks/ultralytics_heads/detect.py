@@ -53,6 +53,8 @@ class Detect(nn.Module):
 
     # the branch attributes, one ModuleList each; the one-to-one copies are named "one2one_" + these
     branch_parts: tuple[str, ...] = ("cv2", "cv3")
+    task = "detect"  # the ultralytics package's task name for a model with this head
+    loss_name = "v8DetectionLoss"  # the package's loss class (ultralytics.utils.loss) for one branch
     stride: torch.Tensor
 
     def __init__(self, nc: int = 80, reg_max: int = 16, end2end: bool = False, ch: Sequence[int] = (), legacy: bool = False) -> None:
@@ -176,7 +178,12 @@ class Detect(nn.Module):
         y = self.decode(chosen)
         if self.end2end:
             y = self.select_topk(y.permute(0, 2, 1))
-        return y if self.export else (y, preds)
+        return y if self.exporting() else (y, preds)
+
+    def exporting(self) -> bool:
+        """Whether eval returns the export form (y alone): `export` is set, or an ONNX export or a trace runs
+        (the package's exporter switches only its own heads, so a yamlnet head switches itself)."""
+        return bool(self.export) or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
     # -- eval decoding -----------------------------------------------------------------------------------------
 
@@ -227,6 +234,20 @@ class Detect(nn.Module):
             parts.append(take(rest, anchor))
         return torch.cat(parts, -1)
 
+    # -- training with the ultralytics package --------------------------------------------------------------
+
+    def criterion(self, model: nn.Module) -> Any:
+        """The ultralytics package's loss for a model with this head: `loss_name` from ultralytics.utils.loss,
+        wrapped in its E2ELoss when the head has a one-to-one branch, as the package's own models choose. The
+        package reads `model.args` (hyperparameters), `model.model[-1]` (this head: stride, nc, reg_max and the
+        task's sizes) and `model.class_weights`. Imported here: the package is needed only to train with it."""
+        if getattr(self, "text_io", None):  # YOLO-World/YOLOE heads: the package trains them with text embeddings
+            raise NotImplementedError(f"training {type(self).__name__} with the ultralytics package is not supported by yamlnet (text-guided heads)")
+        from ultralytics.utils import loss as losses
+
+        one_branch = getattr(losses, self.loss_name)
+        return losses.E2ELoss(model, one_branch) if self.has_one2one else one_branch(model)
+
     # -- deployment -----------------------------------------------------------------------------------------
 
     def fuse(self) -> Detect:
@@ -245,6 +266,8 @@ class Segment(Detect):
     """Detect plus `nm` mask coefficients per anchor point (`cv4`) and mask prototypes (`proto`) from level 0."""
 
     branch_parts = ("cv2", "cv3", "cv4")
+    task = "segment"
+    loss_name = "v8SegmentationLoss"
 
     def __init__(
         self, nc: int = 80, nm: int = 32, npr: int = 256, reg_max: int = 16, end2end: bool = False, ch: Sequence[int] = (), legacy: bool = False
@@ -284,11 +307,13 @@ class Segment(Detect):
                 preds["proto"] = proto
         if self.training:
             return preds
-        return (out, proto) if self.export else ((out[0], proto), preds)
+        return (out, proto) if self.exporting() else ((out[0], proto), preds)
 
 
 class Segment26(Segment):
     """YOLO26 Segment: prototypes from all levels (MaskProto26), with a semantic auxiliary output in training."""
+
+    loss_name = "SegmentLoss26"
 
     def make_proto(self, ch: list[int]) -> nn.Module:
         return MaskProto26(ch, self.npr, self.nm, self.nc)
@@ -301,6 +326,8 @@ class OBB(Detect):
     """Detect plus `ne` rotation angles per anchor point (`cv4`); boxes decode as rotated xywh."""
 
     branch_parts = ("cv2", "cv3", "cv4")
+    task = "obb"
+    loss_name = "v8OBBLoss"
 
     def __init__(self, nc: int = 80, ne: int = 1, reg_max: int = 16, end2end: bool = False, ch: Sequence[int] = (), legacy: bool = False) -> None:
         super().__init__(nc, reg_max, end2end, ch, legacy)
@@ -335,15 +362,18 @@ class OBB26(OBB):
 
 
 class Pose(Detect):
-    """Detect plus keypoints (`cv4`): kpt_shape = (keypoints, dims), dims 2 (x, y) or 3 (x, y, visibility)."""
+    """Detect plus keypoints (`cv4`): kpt_shape = [keypoints, dims], dims 2 (x, y) or 3 (x, y, visibility).
+    kpt_shape is a list, as in the package (its pose loss compares it with [17, 3] to pick COCO's OKS sigmas)."""
 
     branch_parts = ("cv2", "cv3", "cv4")
+    task = "pose"
+    loss_name = "v8PoseLoss"
 
     def __init__(
         self, nc: int = 80, kpt_shape: Sequence[int] = (17, 3), reg_max: int = 16, end2end: bool = False, ch: Sequence[int] = (), legacy: bool = False
     ) -> None:
         super().__init__(nc, reg_max, end2end, ch, legacy)
-        self.kpt_shape = tuple(int(v) for v in kpt_shape)
+        self.kpt_shape = [int(v) for v in kpt_shape]
         self.nk = self.kpt_shape[0] * self.kpt_shape[1]
         self.cv4 = self.make_kpt_branch(list(ch))
         if end2end:
@@ -382,6 +412,7 @@ class Pose26(Pose):
     outputs, and a RealNVP flow (`flow_model`) for the keypoint loss; keypoints decode as (raw + anchor) * stride."""
 
     branch_parts = ("cv2", "cv3", "cv4", "cv4_kpts", "cv4_sigma")
+    loss_name = "PoseLoss26"
 
     def __init__(
         self, nc: int = 80, kpt_shape: Sequence[int] = (17, 3), reg_max: int = 16, end2end: bool = False, ch: Sequence[int] = (), legacy: bool = False

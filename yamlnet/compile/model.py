@@ -5,6 +5,11 @@ with the detection head at `[-1]`; `stride`, `names`, `nc`, `hyp` and `yaml` (a 
 as plain attributes, so `copy.deepcopy` and YOLOv5's EMA attribute copy keep them; `forward(x, augment=False,
 profile=False, visualize=False)`; `fuse()` returning the model; `info()`; a pickle (`torch.save(model)`) that
 reloads, in a fresh process with yamlnet installed, as this class.
+
+It also keeps what the ultralytics package's trainer, validator and exporter call on a model (see
+docs/training-ultralytics.md): `model(batch_dict)` and `loss(batch, preds)` returning the package's loss,
+`init_criterion()` (the head's `criterion` hook), `set_head_attr(**kw)`, `fuse(verbose=, imgsz=)`, `is_fused()`
+and `end2end`. Nothing here imports the package; the head's hook does when a loss is first needed.
 """
 
 from __future__ import annotations
@@ -102,7 +107,10 @@ class YamlnetModel(fx.GraphModule):
 
     def forward(self, x: torch.Tensor, augment: bool = False, profile: bool = False, visualize: Any = False) -> Any:  # type: ignore[override]
         """The model's outputs for x. `augment`: YOLOv5's test-time augmentation (three scales, one flipped);
-        `profile`: log the time of every row; `visualize`: a folder to save every row's feature maps in."""
+        `profile`: log the time of every row; `visualize`: a folder to save every row's feature maps in.
+        A dict (the ultralytics trainer's batch, images under "img") gives `loss(batch)` instead."""
+        if isinstance(x, dict):
+            return self.loss(x)
         if augment:
             return self._forward_augment(x)
         if profile or visualize:
@@ -111,6 +119,8 @@ class YamlnetModel(fx.GraphModule):
 
     def _forward_more(self, x: torch.Tensor, *more: Any, augment: bool = False, profile: bool = False, visualize: Any = False) -> Any:
         """forward for a graph with further inputs (text embeddings of YOLO-World-style blocks)."""
+        if isinstance(x, dict):
+            return self.loss(x)
         if augment:
             raise NotImplementedError("test-time augmentation is not available for a model with further inputs")
         if profile or visualize:
@@ -197,13 +207,66 @@ class YamlnetModel(fx.GraphModule):
 
     # -- deployment and information -----------------------------------------------------------------------
 
-    def fuse(self, backbones: bool = True) -> YamlnetModel:
+    def fuse(self, backbones: bool = True, verbose: bool = False, imgsz: Any = None) -> YamlnetModel:
         """Deploy form: fold Conv+BN and reparameterise branches. `backbones=False` fuses only the YOLOv5
-        layers, as YOLOv5's own fuse() does; the default fuses every block that can be fused."""
+        layers, as YOLOv5's own fuse() does; the default fuses every block that can be fused. `verbose` prints
+        `info()` afterwards (at `imgsz`), as the ultralytics package's fuse does."""
         fuse_modules(self, yolov5_only=not backbones)
         self.recompile()
         self.fused = "all" if backbones or getattr(self, "fused", None) == "all" else "yolov5"
+        if verbose:
+            size = imgsz if imgsz is not None else 640
+            self.info(imgsz=tuple(size) if isinstance(size, (list, tuple)) else int(size))
         return self
+
+    def is_fused(self) -> bool:
+        """Whether fuse() ran (the ultralytics package asks before it loads weights into a model)."""
+        return getattr(self, "fused", None) is not None
+
+    # -- the ultralytics trainer's protocol ------------------------------------------------------------------
+
+    def head(self) -> nn.Module:
+        """The module of the last row (the detection head of a detector)."""
+        return self.model[-1]  # type: ignore[no-any-return]
+
+    def set_head_attr(self, **kwargs: Any) -> None:
+        """Set attributes of the head (the trainer sets max_det); a name the head lacks is skipped with a warning."""
+        import logging
+
+        head = self.head()
+        for k, v in kwargs.items():
+            if hasattr(head, k):
+                setattr(head, k, v)
+            else:
+                logging.getLogger("yamlnet").warning("the head %s has no attribute %r; not set", type(head).__name__, k)
+
+    def init_criterion(self) -> Any:
+        """The training loss for this model, from its head's `criterion(model)` hook (the ultralytics package's
+        loss for Detect, Segment, Pose and OBB heads)."""
+        head = self.head()
+        make = getattr(head, "criterion", None)
+        if not callable(make):
+            raise NotImplementedError(f"the head {type(head).__name__} has no training loss (its block defines no `criterion(model)`)")
+        return make(self)
+
+    def loss(self, batch: dict[str, Any], preds: Any = None) -> Any:
+        """(loss, loss items) of the criterion for a batch (images under "img"); preds are computed when None."""
+        if getattr(self, "criterion", None) is None:
+            self.criterion = self.init_criterion()
+        if preds is None:
+            preds = self.forward(batch["img"])
+        return self.criterion(preds, batch)
+
+    @property
+    def end2end(self) -> bool:
+        """Whether eval decodes the head's one-to-one branch (no NMS needed); False for a head without one."""
+        return bool(getattr(self.head(), "end2end", False)) if len(self.model) else False
+
+    @end2end.setter
+    def end2end(self, value: bool) -> None:
+        head = self.head()
+        if hasattr(head, "end2end"):
+            head.end2end = value
 
     def info(
         self, verbose: bool = False, img_size: int | tuple[int, int] = 640, imgsz: int | tuple[int, int] | None = None
