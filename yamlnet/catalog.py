@@ -180,10 +180,10 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN116",
         "error",
-        "a row's `number` is not a whole number >= 1",
-        "`number` is how often the block repeats (scaled by depth_multiple); 0, a negative or a fractional count "
-        "gives no block at all. Write a whole number >= 1.",
-        Example("nc: 3\nbackbone:\n  - [-1, 0, Conv, [16, 3, 2]]\n", (3, 10)),
+        "a row's `number` is not a whole number >= 0",
+        "`number` is how often the block repeats (scaled by depth_multiple); a negative or a fractional count "
+        "gives no block at all. Write a whole number >= 1 (0 is accepted with a warning, YN125).",
+        Example("nc: 3\nbackbone:\n  - [-1, -2, Conv, [16, 3, 2]]\n", (3, 10)),
     ),
     Entry(
         "YN117",
@@ -282,6 +282,16 @@ _ENTRIES: tuple[Entry, ...] = (
         "Some blocks (multi-output projections, fusions, selections) cannot be stacked as n copies, since a copy "
         "could not take the previous one's outputs. Set number to 1, or write the rows out.",
         Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 2, CBLinear, [[16, 32]]]\n", (4, 10)),
+    ),
+    Entry(
+        "YN125",
+        "warning",
+        "a row's `number` is 0: the block is still built (once, or with n = 0 inner blocks)",
+        "YOLOv5 and Ultralytics scale depth by `max(round(n * depth), 1) if n > 1 else n`, so 0 stays 0: a block "
+        "repeated as copies is built once (as if number were 1), and a block that takes the depth as its `n` "
+        "argument (C3, C2f, C3k2, ...) is built with n = 0, no inner blocks. yamlnet builds the same. Write 1 to "
+        "say so (for copies the model is unchanged, a safe fix; for an `n` block 1 adds an inner block).",
+        Example("nc: 3\nbackbone:\n  - [-1, 0, Conv, [16, 3, 2]]\n", (3, 10)),
     ),
     Entry(
         "YN201",
