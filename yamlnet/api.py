@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 OVERRIDABLE = ("nc", "anchors", "ch", "scale", "dialect")
+ONCE_PER_ROW = ("YN406", "YN407", "YN408")  # size diagnostics about a row's own arguments: reported at the first input size
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -152,8 +153,13 @@ def validate(
     from .graph.sizes import check_sizes
 
     hw_list = [parse_imgsz(s) for s in sizes]  # type: ignore[arg-type]
+    seen: set[tuple[str, Any]] = set()
     for hw in hw_list:
-        report.diagnostics += check_sizes(report.ir, hw, limits)
+        for d in check_sizes(report.ir, hw, limits):
+            if d.code in ONCE_PER_ROW and (d.code, d.span) in seen:
+                continue  # a kernel that changes the size does so at every input size: one diagnostic
+            seen.add((d.code, d.span))
+            report.diagnostics.append(d)
     if static or not report.ok:
         return report
     from .compile.shapes import shape_facts

@@ -142,6 +142,21 @@ class SizeRule:
     why: str
 
 
+Size = tuple[int, int]  # (height, width)
+# (bound args, input (h, w)) -> output (h, w): the real padding arithmetic, where it is not the stride rule
+SizeFn = Callable[[Mapping[str, Any], Size], Size]
+Params = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound args) -> parameter count
+
+
+class SizeError(ValueError):
+    """Raised by a `size` function when the block cannot run at its own arguments at this input size (a residual
+    add or a concatenation inside it that a kernel makes unequal); `arg` names the argument to blame."""
+
+    def __init__(self, message: str, arg: str | None = None) -> None:
+        super().__init__(message)
+        self.arg = arg
+
+
 Channels = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound args) -> output channels
 Stride = Callable[[Mapping[str, Any]], Fraction]  # bound args -> output stride / input stride
 Taps = Callable[[Mapping[str, Any]], Sequence[TapDecl]]
@@ -205,6 +220,13 @@ class BlockDecl:
     # how the block uses text embeddings (YOLO-World, YOLOE): "in" takes the current ones as a second input,
     # "update" also returns new ones (ImagePoolingAttn), "original" takes those given to the model
     text_io: str | None = None
+    # the spatial output size for an input size when it is not the stride rule (ceil(h / s), h x upsampling):
+    # convs and pools with a kernel and padding from the arguments (YOLOv5's autopad k // 2 grows an even-kernel
+    # conv's output by one). Applied n times for a row repeated as copies. `conv_size` and friends below.
+    size: SizeFn | None = None
+    # the parameter count from the arguments (so validation can apply the parameter limit without building the
+    # block); None: counted on the meta device. tests/blocks/test_declared_params.py checks it against the block.
+    params: Params | None = None
 
     def shapes_static(self, args: Mapping[str, Any]) -> bool:
         """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the
@@ -293,6 +315,56 @@ def stride_upsample(name: str) -> Stride:
         return 1 / Fraction(f).limit_denominator(1000)
 
     return stride
+
+
+def axes(v: Any) -> tuple[int, int]:
+    """An int or [h, w] (a kernel, stride, padding) as (h, w)."""
+    if isinstance(v, (list, tuple)):
+        return (int(v[0]), int(v[1] if len(v) > 1 else v[0]))
+    return (int(v), int(v))
+
+
+def autopad(k: int, d: int = 1) -> int:
+    """YOLOv5's and Ultralytics' default padding: half the dilated kernel, rounded down ('same' for odd kernels;
+    an even kernel grows the output by one at stride 1)."""
+    return (d * (k - 1) + 1) // 2
+
+
+def conv_out(size: int, k: int, s: int = 1, p: int | None = None, d: int = 1) -> int:
+    """torch's size rule for a convolution or pooling: floor((size + 2p - d(k - 1) - 1) / s) + 1 (autopad when p is None)."""
+    p = autopad(k, d) if p is None else p
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv_size(k: str = "k", s: str | None = "s", p: str | None = "p", d: str | None = "d") -> SizeFn:
+    """A `size` rule: one convolution with the row's kernel, stride, padding (None: autopad) and dilation arguments."""
+
+    def size(args: Mapping[str, Any], hw: Size) -> Size:
+        ks = axes(args[k])
+        ss = axes(args[s]) if s and args.get(s) is not None else (1, 1)
+        ps = axes(args[p]) if p and args.get(p) is not None else (None, None)
+        ds = axes(args[d]) if d and args.get(d) is not None else (1, 1)
+        return (conv_out(hw[0], ks[0], ss[0], ps[0], ds[0]), conv_out(hw[1], ks[1], ss[1], ps[1], ds[1]))
+
+    return size
+
+
+def transpose_out(size: int, k: int, s: int, p: int = 0, op: int = 0, d: int = 1) -> int:
+    """torch's size rule for a transposed convolution: (size - 1)s - 2p + d(k - 1) + op + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def odd_kernel(v: Any, args: Mapping[str, Any]) -> str:
+    """An `Arg.valid` rule for kernels of stride-1 convs or pools whose output is joined with their input inside
+    the block (SPPF, SPP, C3k): padded by k // 2, an even kernel grows the map by one and the join fails."""
+    ks = [v] if isinstance(v, int) and not isinstance(v, bool) else [x for x in v if isinstance(x, int)] if isinstance(v, (list, tuple)) else []
+    even = [k for k in ks if k % 2 == 0]
+    if even:
+        return (
+            f"is {v}; padded by k // 2, an even kernel ({even[0]}) grows the map by one pixel and the block's own "
+            f"concatenation (or residual add) of maps of two sizes fails: use an odd kernel such as {even[0] + 1}"
+        )
+    return ""
 
 
 def tap_name(stride: int) -> str:

@@ -23,7 +23,23 @@ from fractions import Fraction
 from typing import Any
 
 from blocks.yolov5.decl import positive  # the shared value rules
-from yamlnet.registry import FILL_C1, FILL_N, REQUIRED, Arg, Scaling, SizeRule, declare, out_arg, stride_arg
+from yamlnet.registry import (
+    FILL_C1,
+    FILL_N,
+    REQUIRED,
+    Arg,
+    Scaling,
+    SizeError,
+    SizeRule,
+    axes,
+    conv_out,
+    conv_size,
+    declare,
+    odd_kernel,
+    out_arg,
+    stride_arg,
+    transpose_out,
+)
 
 UL = "ultralytics"
 LAYERS = "blocks.ultralytics.layers"
@@ -68,6 +84,21 @@ def _upsample_stride(b: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(b["s"]))
 
 
+def _bottleneck_size(b: Mapping[str, Any], hw: tuple[int, int]) -> tuple[int, int]:
+    """Two stride-1 convs padded by k // 2 (an even kernel grows the map by one); the residual add (shortcut and
+    c1 == c2) needs the size kept."""
+    k1, k2 = axes(b["k"])
+    out = (conv_out(conv_out(hw[0], k1), k2), conv_out(conv_out(hw[1], k1), k2))
+    if b.get("shortcut") and b.get("c1") == b.get("c2") and out != hw:
+        raise SizeError(f"its residual add joins the {hw[0]}x{hw[1]} input with a {out[0]}x{out[1]} output (kernels {k1}, {k2})", "k")
+    return out
+
+
+def _transpose_size(b: Mapping[str, Any], hw: tuple[int, int]) -> tuple[int, int]:
+    k, s, p = int(b["k"]), int(b["s"]), int(b["p"])
+    return (transpose_out(hw[0], k, s, p), transpose_out(hw[1], k, s, p))
+
+
 # --- declarations ------------------------------------------------------------------------------------------
 
 
@@ -103,6 +134,7 @@ declare(
     dialect=UL,
     args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), low=1, doc="kernel sizes of the two convs"), E),
     out_channels=out_arg("c2"),
+    size=_bottleneck_size,
     doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
@@ -123,7 +155,7 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "int", default=5, low=1, doc="max-pool kernel size"),
+        Arg("k", "int", default=5, low=1, valid=odd_kernel, doc="max-pool kernel size (odd: the pools' outputs are joined)"),
         Arg("n", "int|none", default=None, low=1, doc="number of chained max pools; left out: 3, and the first conv keeps its activation"),
         Arg("shortcut", "bool", default=False, doc="add the input to the output (when c1 == c2)"),
     ),
@@ -185,7 +217,7 @@ declare(
     "C3k",
     f"{LAYERS}:C3k",
     dialect=UL,
-    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, low=1, doc="kernel size of the Bottlenecks' convs")),
+    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, low=1, valid=odd_kernel, doc="kernel size of the Bottlenecks' convs (odd)")),
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
@@ -235,6 +267,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", None, None),
     doc="YOLOv10's downsampling: 1x1 Conv to c2, then a depth-wise k x k stride-s Conv.",
 )
 declare(
@@ -288,5 +321,6 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=_upsample_stride,
+    size=_transpose_size,
     doc="Transposed conv + BatchNorm + activation; upsamples by s.",
 )

@@ -83,6 +83,7 @@ declare(
     args=(C1, C2),
     out_channels=out_arg("c2"),
     stride=stride_fixed(2),
+    size=lambda args, hw: (hw[0] // 2, hw[1] // 2),  # a 2x2 stride-1 average pool first: odd sizes round down
     prepare=_adown_check,
     doc="YOLOv9 downsampling by 2: 2x2 average pool, then half the channels by a stride-2 3x3 conv, half by a max pool and 1x1 conv. [c2]",
 )
@@ -93,6 +94,7 @@ declare(
     args=(C1, C2),
     out_channels=out_arg("c2"),
     stride=stride_fixed(2),
+    size=lambda args, hw: (hw[0] // 2, hw[1] // 2),  # a 2x2 stride-1 average pool first: odd sizes round down
     doc="YOLOv9-t downsampling by 2: 2x2 stride-1 average pool, then a stride-2 3x3 conv. [c2]",
 )
 declare(
