@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
+from blocks.yolov5.counts import conv2d
 from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, conv_out, declare, out_arg, out_same, stride_arg, transpose_out
 
 
@@ -157,6 +158,7 @@ declare(
     stride=_upsample_stride,
     size=_upsample_size,
     doc="Upsample by scale_factor (nearest by default).",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.BatchNorm2d",
@@ -164,6 +166,7 @@ declare(
     args=(Arg("num_features", "int|none", default=None, check=CHECK_C1, low=1, doc="channels; checked against the input, filled when left out"),),
     out_channels=out_same,
     doc="Batch normalisation; a stated channel count is checked against the input (YOLOv5 ignores it).",
+    params=lambda c1, b: 2 * c1,
 )
 declare(
     "nn.Conv2d",
@@ -183,6 +186,7 @@ declare(
     stride=stride_arg("stride"),
     size=_conv_size,
     doc="Plain 2-D convolution.",
+    params=lambda c1, b: conv2d(c1, b["out_channels"], b["kernel_size"], b["groups"], b["bias"]),
 )
 declare(
     "nn.ConvTranspose2d",
@@ -203,6 +207,7 @@ declare(
     stride=_transpose_stride,
     size=_transpose_size,
     doc="Transposed 2-D convolution; upsamples by stride. Row: [out_channels, kernel_size, stride, padding, ...].",
+    params=lambda c1, b: conv2d(c1, b["out_channels"], b["kernel_size"], b["groups"], b["bias"]),
 )
 declare(
     "nn.MaxPool2d",
@@ -219,6 +224,7 @@ declare(
     stride=_maxpool_stride,
     size=_pool_size,
     doc="Max pooling; downsamples by stride (kernel_size when stride is None).",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.ZeroPad2d",
@@ -227,6 +233,7 @@ declare(
     out_channels=out_same,
     size=_pad_size,
     doc="Zero padding; stride 1, but the spatial size grows by the padding.",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.Identity",
@@ -234,6 +241,7 @@ declare(
     args=(),
     out_channels=out_same,
     doc="Passes its input through.",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.Dropout",
@@ -244,4 +252,5 @@ declare(
     ),
     out_channels=out_same,
     doc="Dropout (identity in eval mode).",
+    params=lambda c1, b: 0,
 )

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from blocks.yolov5 import counts as pc
 from blocks.yolov5.decl import positive  # the shared value rules
 from yamlnet.registry import (
     FILL_C1,
@@ -99,6 +100,15 @@ def _transpose_size(b: Mapping[str, Any], hw: tuple[int, int]) -> tuple[int, int
     return (transpose_out(hw[0], k, s, p), transpose_out(hw[1], k, s, p))
 
 
+def _c3k2_inner(h: int, b: Mapping[str, Any]) -> int:
+    """Parameters of one inner block of C3k2 on h channels: Bottleneck (+ PSA attention), or a C3k of 2."""
+    if b.get("attn"):
+        return pc.bottleneck_ul(h, h, b["g"]) + pc.attention_block(h)
+    if b.get("c3k"):
+        return pc.c3(h, h, 2, b["g"], 0.5, lambda c: pc.bottleneck_ul(c, c, b["g"], (3, 3), 1.0))
+    return pc.bottleneck_ul(h, h, b["g"])
+
+
 # --- declarations ------------------------------------------------------------------------------------------
 
 
@@ -137,6 +147,7 @@ declare(
     size=_bottleneck_size,
     doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    params=lambda c1, b: pc.bottleneck_ul(c1, b["c2"], b["g"], b["k"], b["e"]),
 )
 declare(
     "BottleneckCSP",
@@ -161,6 +172,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     doc="Fast SPP: 1x1 Conv, n chained max pools, all concatenated, 1x1 Conv; optional residual (n stated: no activation on the first conv).",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * ((3 if b["n"] is None else b["n"]) + 1), b["c2"], 1),
 )
 declare(
     "C1",
@@ -190,6 +202,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="YOLOv8's CSP stage: a split 1x1 Conv, n Bottlenecks, every output concatenated into a 1x1 Conv.",
     groups=_hidden_groups,
+    params=lambda c1, b: pc.split_stage(c1, b["c2"], b["n"], b["e"], lambda h: pc.bottleneck_ul(h, h, b["g"], (3, 3), 1.0)),
 )
 declare(
     "C3k2",
@@ -212,6 +225,7 @@ declare(
     implies=NOT_LEGACY,
     groups=lambda c1, c2, b: [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
     heads=lambda c1, c2, b: _psa_heads(c2, b) if b.get("attn") else [],
+    params=lambda c1, b: pc.split_stage(c1, b["c2"], b["n"], b["e"], lambda h: _c3k2_inner(h, b)),
 )
 declare(
     "C3k",
@@ -222,6 +236,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
     groups=_hidden_groups,
+    params=lambda c1, b: pc.c3(c1, b["c2"], b["n"], b["g"], b["e"], lambda c: pc.bottleneck_ul(c, c, b["g"], (b["k"], b["k"]), 1.0)),
 )
 declare(
     "C2PSA",
@@ -233,6 +248,7 @@ declare(
     doc="Split 1x1 Conv; one half through n PSA attention blocks; 1x1 Conv (needs c1 == c2).",
     heads=lambda c1, c2, b: _psa_heads(c1, b),
     keeps_channels=True,
+    params=lambda c1, b: pc.conv(c1, 2 * int(c1 * b["e"]), 1) + pc.conv(2 * int(c1 * b["e"]), c1, 1) + b["n"] * pc.attention_block(int(c1 * b["e"])),
 )
 declare(
     "C2fPSA",
@@ -269,6 +285,7 @@ declare(
     stride=stride_arg("s"),
     size=conv_size("k", "s", None, None),
     doc="YOLOv10's downsampling: 1x1 Conv to c2, then a depth-wise k x k stride-s Conv.",
+    params=lambda c1, b: pc.conv(c1, b["c2"], 1) + pc.conv(b["c2"], b["c2"], b["k"], b["c2"]),
 )
 declare(
     "C2fCIB",
@@ -323,4 +340,5 @@ declare(
     stride=_upsample_stride,
     size=_transpose_size,
     doc="Transposed conv + BatchNorm + activation; upsamples by s.",
+    params=lambda c1, b: pc.conv2d(c1, b["c2"], b["k"]) + (2 if b["bn"] else 1) * b["c2"] + pc.act_params(b["act"]),
 )

@@ -31,6 +31,8 @@ from yamlnet.registry import (
     transpose_out,
 )
 
+from . import counts as pc
+
 COMMON = "blocks.yolov5.common"
 HEADS = "blocks.yolov5.heads"
 
@@ -167,6 +169,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     size=conv_size("k", "s", "p", "d"),
+    params=lambda c1, b: pc.conv(c1, b["c2"], b["k"], b["g"], b["act"]),
     doc="Conv2d (no bias) + BatchNorm2d + activation, 'same' padding by default.",
 )
 declare(
@@ -176,6 +179,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     size=conv_size("k", "s", None, "d"),
+    params=lambda c1, b: pc.dwconv(c1, b["c2"], b["k"], b["act"]),
     doc="Depth-wise Conv (groups = gcd(c1, c2)).",
 )
 declare(
@@ -185,6 +189,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     size=conv_size("k", "s", None, None),
+    params=lambda c1, b: pc.conv(c1, b["c2"] // 2, b["k"], b["g"], b["act"]) + pc.conv(b["c2"] // 2, b["c2"] // 2, 5, b["c2"] // 2, b["act"]),
     doc="Ghost convolution: half the channels from a Conv, half from a cheap 5x5 depth-wise Conv.",
     groups=lambda c1, c2, b: [("the input channels", c1), ("half the output channels", c2 // 2)],
 )
@@ -195,6 +200,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=lambda args: 2 * _stride_s(args),
     size=_focus_size,
+    params=lambda c1, b: pc.conv(4 * c1, b["c2"], b["k"], b["g"], b["act"]),
     sizes=(SizeRule(multiple=lambda args: 2, why="Focus takes every second pixel in each direction"),),
     doc="Space-to-depth by 2 (four pixel phases on channels), then a Conv.",
     groups=lambda c1, c2, b: [("the input channels x 4 (after space-to-depth)", 4 * c1), ("the output channels", c2)],
@@ -214,6 +220,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
     size=_crossconv_size,
+    params=lambda c1, b: pc.conv(c1, int(b["c2"] * b["e"]), (1, b["k"])) + pc.conv(int(b["c2"] * b["e"]), b["c2"], (b["k"], 1), b["g"]),
     doc="A 1xk Conv then a kx1 Conv, optionally residual.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
@@ -239,6 +246,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="1x1 Conv then 3x3 Conv, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    params=lambda c1, b: pc.bottleneck_v5(c1, b["c2"], b["g"], b["e"]),
 )
 declare(
     "GhostBottleneck",
@@ -255,6 +263,7 @@ declare(
     args=(C1, C2, POOLS),
     out_channels=out_arg("c2"),
     doc="Spatial pyramid pooling: parallel stride-1 max pools, concatenated, 1x1 Conv.",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * (len(b["k"]) + 1), b["c2"], 1),
 )
 declare(
     "SPPF",
@@ -262,6 +271,7 @@ declare(
     args=(C1, C2, Arg("k", "int", default=5, low=1, valid=odd_kernel, doc="max-pool kernel size (odd: the pools' outputs are joined)")),
     out_channels=out_arg("c2"),
     doc="Fast SPP: one max pool applied three times in series.",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * 4, b["c2"], 1),
 )
 declare(
     "BottleneckCSP",
@@ -280,6 +290,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="CSP stage with three Convs around n Bottlenecks.",
     groups=HIDDEN_GROUPS,
+    params=lambda c1, b: pc.c3(c1, b["c2"], b["n"], b["g"], b["e"], lambda c: pc.bottleneck_v5(c, c, b["g"], 1.0)),
 )
 declare(
     "C3x",
@@ -348,6 +359,7 @@ declare(
     stride=lambda args: Fraction(int(args["gain"])),
     sizes=(SizeRule(multiple=lambda args: int(args["gain"]), why="Contract folds gain x gain pixel blocks"),),
     doc="Space-to-depth: channels x gain^2, size / gain.",
+    params=lambda c1, b: 0,
 )
 declare(
     "Expand",
@@ -356,6 +368,7 @@ declare(
     out_channels=lambda c1, args: int(c1) // int(args["gain"]) ** 2,
     stride=lambda args: Fraction(1, int(args["gain"])),
     doc="Depth-to-space: channels / gain^2, size x gain.",
+    params=lambda c1, b: 0,
 )
 declare(
     "Concat",
@@ -365,6 +378,7 @@ declare(
     role="join",
     out_channels=out_sum,
     doc="Concatenate the inputs along the channel dimension.",
+    params=lambda c1, b: 0,
 )
 
 # --- heads ----------------------------------------------------------------------------------------------------
@@ -393,6 +407,7 @@ declare(
     out_channels=None,
     prepare=_prepare_anchors,
     doc="YOLOv5 anchor-based detection head over several levels.",
+    params=lambda c1, b: pc.detect_v5(c1, b["nc"], b["anchors"]),
 )
 declare(
     "Segment",
