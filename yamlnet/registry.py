@@ -261,7 +261,12 @@ class BlockDecl:
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 
     def yaml_args(self) -> tuple[Arg, ...]:
-        return tuple(a for a in self.args if a.from_yaml)
+        """The arguments a row writes, in order (kept: binding and checks ask for them per row)."""
+        cached = self.__dict__.get("_yaml_args")
+        if cached is None:
+            cached = tuple(a for a in self.args if a.from_yaml)
+            object.__setattr__(self, "_yaml_args", cached)
+        return cached  # type: ignore[no-any-return]
 
     def stride_of(self, args: Mapping[str, Any]) -> Fraction:
         return Fraction(1) if self.stride is None else Fraction(self.stride(args))
@@ -395,6 +400,8 @@ def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
             f"pass replace=True to replace it, or register it under another name"
         )
     _DECLS[key] = decl
+    global _BY_NAME
+    _BY_NAME = (-1, {})
     return decl
 
 
@@ -479,12 +486,25 @@ def names(dialect: str | None = None) -> list[str]:
     return sorted({n for (d, n) in _DECLS if dialect is None or d is None or d == dialect})
 
 
+_BY_NAME: tuple[int, dict[str, list[str | None]]] = (-1, {})  # (len(_DECLS) when built, name -> dialects): parsing asks per row
+
+
+def _by_name() -> dict[str, list[str | None]]:
+    global _BY_NAME
+    if _BY_NAME[0] != len(_DECLS):
+        index: dict[str, list[str | None]] = {}
+        for d, n in _DECLS:
+            index.setdefault(n, []).append(d)
+        _BY_NAME = (len(_DECLS), index)
+    return _BY_NAME[1]
+
+
 def dialects_of(name: str) -> list[str]:
     """The dialects that declare `name` as their own (empty for a shared block or an unknown name)."""
     _load_declarations()
-    if not any(n == name for (_, n) in _DECLS):
+    if name not in _by_name():
         _load_entry_points()
-    return sorted(d for (d, n) in _DECLS if n == name and d is not None)
+    return sorted(d for d in _by_name().get(name, ()) if d is not None)
 
 
 def declarations(dialect: str | None = None) -> list[BlockDecl]:

@@ -289,12 +289,15 @@ def _blame(ir: IR, pos: int, change: tuple[Size, Size, Size]) -> dict[str, Any]:
 def _kernel_joins(ir: IR, hw: Size, sizes: dict[PortRef, Size]) -> tuple[list[Diagnostic], set[int]]:
     """YN407 for every join whose inputs differ only because a row's kernel changed a size (at the ideal, stride
     only, sizes they agree); the joins so explained."""
-    ideal = propagate(ir, hw, ideal=True)
-    d = drifts(ir, sizes)
     out: list[Diagnostic] = []
     explained: set[int] = set()
+    mismatched = _join_mismatches(ir, sizes)
+    d = drifts(ir, sizes) if mismatched else {}
+    if not d:
+        return out, explained
+    ideal = propagate(ir, hw, ideal=True)
     blamed: set[int] = set()
-    for pos, got in _join_mismatches(ir, sizes):
+    for pos, got in mismatched:
         node = ir.nodes[pos]
         want = [ideal.get(p) for p in node.inputs]
         if None in want or len(set(want)) > 1:
@@ -325,8 +328,10 @@ def _kernel_joins(ir: IR, hw: Size, sizes: dict[PortRef, Size]) -> tuple[list[Di
 def _output_drift(ir: IR, hw: Size, sizes: dict[PortRef, Size]) -> list[Diagnostic]:
     """YN406: a size change that reaches the model's outputs (a head's inputs) without failing: the model runs,
     but its maps are not input / stride (YOLOv5 and Ultralytics then measure fractional strides)."""
-    ideal = propagate(ir, hw, ideal=True)
     d = drifts(ir, sizes)
+    if not d:
+        return []
+    ideal = propagate(ir, hw, ideal=True)
     ends: list[tuple[PortRef, Node | None]] = [(p, h) for h in ir.heads() for p in h.inputs] or [(p, None) for p in ir.outputs]
     out: list[Diagnostic] = []
     blamed: set[int] = set()
