@@ -1,6 +1,6 @@
 """`yamlnet validate --static` over many files (issue 14): specs per second for the bundled specs and for a
 directory of 1,000 specs (copies of the bundled ones, each file read and checked on its own), one process
-(`-j 1`) against the process pool (`-j` default: the CPU count), measured in the same run, alternating.
+(`-j 1`) against the default (a process pool of the CPU count; --static: from 64 files), in the same run, alternating.
 The machine may be shared: the serial/pool ratio and the CPU time per spec are what carry over.
 Run: python benchmarks/bench_validate_static.py [--files 1000] [--repeats 3]
 """
