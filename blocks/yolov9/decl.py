@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import CHECK_PICK, FILL_C1, Arg, TapDecl, declare, out_arg, stride_fixed
+from yamlnet.registry import CHECK_PICK, FILL_C1, Arg, TapDecl, conv_size, declare, out_arg, stride_fixed
 
 UL = "ultralytics"
 IMPL = "blocks.yolov9.layers"
@@ -148,6 +148,7 @@ declare(
     taps=_cblinear_taps,
     out_channels=lambda c1, args: int(args["c2s"][-1]),
     stride=lambda args: Fraction(int(args["s"])),
+    size=conv_size("k", "s", "p", None),  # one conv (autopad k // 2), split into the taps
     prepare=_cblinear_check,
     doc="YOLOv9 auxiliary projections: one conv (with bias) split into len(c2s) outputs `out0`, `out1`, ... that CBFuse rows pick from. [c2s]",
 )

@@ -70,12 +70,15 @@ def _propagate(ir: IR, hw: Size, ideal: bool) -> dict[PortRef, Size]:
         if base is None:
             continue
         rule = node.decl.size
-        if rule is not None and not node.taps and not ideal:
+        same = not node.taps or all(p.stride == node.out.stride for p in node.taps.values())  # taps of one map (CBLinear)
+        if rule is not None and same and not ideal:
             try:
                 out = base
                 for _ in range(_repeats(node)):
                     out = rule(node.bound, out)
-                sizes[PortRef(pos)] = (int(out[0]), int(out[1]))
+                hw_out = (int(out[0]), int(out[1]))
+                for name in node.taps or (None,):
+                    sizes[PortRef(pos, name)] = hw_out
                 continue
             except SizeError as e:
                 failures[pos] = e
@@ -100,9 +103,9 @@ def drifts(ir: IR, sizes: dict[PortRef, Size]) -> dict[int, tuple[Size, Size, Si
     size, the size the stride gives), only where the input is a multiple of the stride (else it is rounding)."""
     out: dict[int, tuple[Size, Size, Size]] = {}
     for pos, node in ir.nodes.items():
-        if node.decl.size is None or node.taps or not node.ok or not node.inputs:
+        if node.decl.size is None or not node.ok or not node.inputs:
             continue
-        base, got = sizes.get(node.inputs[0]), sizes.get(PortRef(pos))
+        base, got = sizes.get(node.inputs[0]), sizes.get(PortRef(pos, next(iter(node.taps), None)))
         s_in = node.in_strides[0] if node.in_strides else None
         if base is None or got is None or not s_in or node.out.stride is None:
             continue
