@@ -78,3 +78,15 @@ def test_validate_applies_the_parameter_limit_without_torch(tmp_path) -> None:
     assert out[:3] == ["[('YN507', 4, 5)]", "[('YN507', 4, 5)]", "False"]
     with pytest.raises(yamlnet.SpecError, match="YN507"):
         yamlnet.build(f)
+
+
+@pytest.mark.parametrize("backbone", ["MobileOne_S0", "MobileViT_XXS", "RIFormer"])
+@pytest.mark.parametrize("ch", [1, 4])
+def test_backbone_counts_follow_the_input_channels(backbone: str, ch: int, tmp_path) -> None:
+    """The stored backbone counts (blocks/backbone_params.py) at other input channels than the 3 they are stored at."""
+    f = tmp_path / "b.yaml"
+    f.write_text(f"nc: 3\nch: {ch}\nbackbone:\n  - [-1, 1, {backbone}, [False]]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert not unknown and counted == meta_params(report.ir)
