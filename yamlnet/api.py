@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 OVERRIDABLE = ("nc", "anchors", "ch", "scale", "dialect")
+ONCE_PER_ROW = ("YN406", "YN407", "YN408")  # size diagnostics about a row's own arguments: reported at the first input size
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -152,9 +153,24 @@ def validate(
     from .graph.sizes import check_sizes
 
     hw_list = [parse_imgsz(s) for s in sizes]  # type: ignore[arg-type]
+    seen: set[tuple[str, Any]] = set()
     for hw in hw_list:
-        report.diagnostics += check_sizes(report.ir, hw, limits)
-    if static or not report.ok:
+        for d in check_sizes(report.ir, hw, limits):
+            if d.code in ONCE_PER_ROW and (d.code, d.span) in seen:
+                continue  # a kernel that changes the size does so at every input size: one diagnostic
+            seen.add((d.code, d.span))
+            report.diagnostics.append(d)
+    if not report.ok:
+        return report
+    if not deep:  # the parameter limit build applies; --deep checks it on the meta device with the shapes
+        report.diagnostics += _params_limit(report.ir, limits, exact=not static)
+        if static or not report.ok:
+            return report
+    from .graph.declared import declared_shapes, undeclared_rows
+
+    if not deep and not undeclared_rows(report.ir):  # every shape is the declarations': torch is not imported
+        for hw in hw_list:
+            report.shapes[f"{hw[0]}x{hw[1]}"] = declared_shapes(report.ir, hw)
         return report
     from .compile.shapes import shape_facts
 
@@ -165,6 +181,23 @@ def validate(
         if diags and errors(diags):
             break
     return report
+
+
+def _params_limit(ir: IR, limits: Limits, exact: bool) -> list[Diagnostic]:
+    """The parameter limit (YN507), from the declared counts; rows without one are counted on the meta device
+    when `exact` (torch imported, nothing allocated), else left out (a sum already over the limit is reported)."""
+    from .graph.declared import declared_params, params_limit
+
+    counted, unknown = declared_params(ir)
+    if unknown and exact:
+        from .compile.shapes import meta_params_at
+
+        more, diags = meta_params_at(ir, unknown)
+        if diags:
+            return diags
+        counted.update(more)
+        unknown = []
+    return params_limit(ir, limits, counted, complete=not unknown)
 
 
 def build(

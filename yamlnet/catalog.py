@@ -180,10 +180,10 @@ _ENTRIES: tuple[Entry, ...] = (
     Entry(
         "YN116",
         "error",
-        "a row's `number` is not a whole number >= 1",
-        "`number` is how often the block repeats (scaled by depth_multiple); 0, a negative or a fractional count "
-        "gives no block at all. Write a whole number >= 1.",
-        Example("nc: 3\nbackbone:\n  - [-1, 0, Conv, [16, 3, 2]]\n", (3, 10)),
+        "a row's `number` is not a whole number >= 0",
+        "`number` is how often the block repeats (scaled by depth_multiple); a negative or a fractional count "
+        "gives no block at all. Write a whole number >= 1 (0 is accepted with a warning, YN125).",
+        Example("nc: 3\nbackbone:\n  - [-1, -2, Conv, [16, 3, 2]]\n", (3, 10)),
     ),
     Entry(
         "YN117",
@@ -284,6 +284,16 @@ _ENTRIES: tuple[Entry, ...] = (
         "Some blocks (multi-output projections, fusions, selections) cannot be stacked as n copies, since a copy "
         "could not take the previous one's outputs. Set number to 1, or write the rows out.",
         Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 2, CBLinear, [[16, 32]]]\n", (4, 10)),
+    ),
+    Entry(
+        "YN125",
+        "warning",
+        "a row's `number` is 0: the block is still built (once, or with n = 0 inner blocks)",
+        "YOLOv5 and Ultralytics scale depth by `max(round(n * depth), 1) if n > 1 else n`, so 0 stays 0: a block "
+        "repeated as copies is built once (as if number were 1), and a block that takes the depth as its `n` "
+        "argument (C3, C2f, C3k2, ...) is built with n = 0, no inner blocks. yamlnet builds the same. Write 1 to "
+        "say so (for copies the model is unchanged, a safe fix; for an `n` block 1 adds an inner block).",
+        Example("nc: 3\nbackbone:\n  - [-1, 0, Conv, [16, 3, 2]]\n", (3, 10)),
     ),
     Entry(
         "YN135",
@@ -481,6 +491,48 @@ _ENTRIES: tuple[Entry, ...] = (
             imgsz=("320",),
             static=False,
             blocks=("FlatHead",),
+        ),
+    ),
+    Entry(
+        "YN406",
+        "warning",
+        "a row's kernel or padding changes the size of a map that reaches the model's outputs",
+        "YOLOv5 and Ultralytics pad by k // 2 (autopad), which keeps a map at input / stride only for odd kernels; an "
+        "even kernel grows it by one pixel (at stride 1) or gives h / 2 + 1 (at stride 2). Where no join fails, the "
+        "model runs, but a head's level is not input / stride (the references then measure a fractional stride and "
+        "scale their anchors by it). The warning is on the row whose kernel does it, with a label at the head.",
+        Example(
+            "nc: 3\nanchors: 1\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 2, 1]]\n"
+            "head:\n  - [[1], 1, Detect, [nc, anchors]]\n",
+            (5, 24),
+        ),
+    ),
+    Entry(
+        "YN407",
+        "error",
+        "a row's kernel or padding changes a map's size, so a later join gets maps of different sizes",
+        "The strides of the join's inputs agree, but an even kernel (padded by k // 2) or a padding made one map a "
+        "pixel larger or smaller, and the Concat fails when the model runs (as it does in YOLOv5 and Ultralytics: "
+        "`Sizes of tensors must match`). The error is on the row that changes the size, with a label at the join; "
+        "use an odd kernel (the fix offers k + 1).",
+        Example(
+            _TINY + "  - [-1, 1, Conv, [32, 2, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n  - [-1, 1, nn.Upsample, [None, 2]]\n"
+            "  - [[-1, 1], 1, Concat, [1]]\n",
+            (4, 24),
+            imgsz=("64",),
+        ),
+    ),
+    Entry(
+        "YN408",
+        "error",
+        "a block cannot run at its own kernel: an add or concatenation inside it gets maps of two sizes",
+        "Some blocks join a conv's output with its input (a residual add: Ultralytics' Bottleneck, CrossConv and "
+        "MixConv2d with a shortcut). Padded by k // 2, an even kernel changes the size and the join inside the "
+        "block fails. Use odd kernels, or turn the shortcut off.",
+        Example(
+            "nc: 3\ndialect: ultralytics\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Bottleneck, [16, True, 1, [2, 3]]]\n",
+            (5, 39),
+            imgsz=("64",),
         ),
     ),
     Entry(

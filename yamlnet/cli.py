@@ -114,7 +114,7 @@ def make_parser() -> argparse.ArgumentParser:
         default="text",
         help="json: docs/output-format.md; sarif: SARIF 2.1.0 for code scanning; github: workflow annotations",
     )
-    v.add_argument("--jobs", "-j", type=_positive, default=0, help="files validated in parallel (default: CPU count)")
+    v.add_argument("--jobs", "-j", type=_positive, default=0, help="files validated in parallel (default: CPU count; --static: 1 below 64 files)")
     _limits_args(v)
 
     r = sub.add_parser("render", help="draw the architecture (svg, png, pdf, dot, mmd)")
@@ -301,7 +301,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
         print(f"yamlnet: error: no spec files found in {where} (a spec is a .yaml or .yml file)", file=sys.stderr)
         return EXIT_USAGE
     jobs = [(f, sizes, a.static, a.deep, limits, spec_overrides(a)) for f in files]
-    if len(files) == 1 or a.jobs == 1:
+    if len(files) == 1 or a.jobs == 1 or (not a.jobs and a.static and len(files) < POOL_MIN_STATIC):
         results = [_validate_one(j) for j in jobs]
     else:
         results = _run_parallel(jobs, a.jobs or os.cpu_count() or 1, a.format == "text" and sys.stderr.isatty())
@@ -336,21 +336,37 @@ def cmd_validate(a: argparse.Namespace) -> int:
     return EXIT_ERRORS if failed else EXIT_OK
 
 
+def _validate_chunk(chunk: list[tuple[str, list[str], bool, bool, Limits, dict[str, Any]]]) -> list[Result]:
+    return [_validate_one(j) for j in chunk]
+
+
+POOL_MIN_STATIC = 64  # fewer static checks (about 7 ms each) than this finish before a pool has started
+CHUNKS_PER_WORKER = 8  # files go to the workers in chunks: one task per file costs more than a static check
+
+
 def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from . import api, registry  # noqa: F401 - loaded once here, shared by forked workers
+
+    registry._load_declarations()
     results: dict[int, Result] = {}
     from .plugins import pool_options
 
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), **pool_options()) as ex:
-        futures = {ex.submit(_validate_one, j): i for i, j in enumerate(jobs)}
+    n = max(1, min(workers, len(jobs)))
+    size = max(1, min(64, len(jobs) // (n * CHUNKS_PER_WORKER)))
+    chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
+    with ProcessPoolExecutor(max_workers=n, **pool_options()) as ex:
+        futures = {ex.submit(_validate_chunk, [jobs[i] for i in c]): c for c in chunks}
 
         def collect(f: Any) -> None:
-            i = futures[f]
+            c = futures[f]
             try:
-                results[i] = f.result()
+                for i, r in zip(c, f.result()):
+                    results[i] = r
             except Exception as e:  # a worker died (out of memory, a crash in native code): report, go on
-                results[i] = (jobs[i][0], [_internal(jobs[i][0], e)], None)
+                for i in c:
+                    results[i] = (jobs[i][0], [_internal(jobs[i][0], e)], None)
 
         if progress:
             try:
@@ -363,10 +379,12 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
                     task = bar.add_task("validating", total=len(jobs))
                     for f in as_completed(futures):
                         collect(f)
-                        bar.advance(task)
+                        bar.advance(task, advance=len(futures[f]))
             else:  # pragma: no cover
-                for k, f in enumerate(as_completed(futures), 1):
+                k = 0
+                for f in as_completed(futures):
                     collect(f)
+                    k += len(futures[f])
                     print(f"\rvalidating {k}/{len(jobs)}", end="", file=sys.stderr, flush=True)
                 print("\r", end="", file=sys.stderr)
         else:

@@ -142,6 +142,21 @@ class SizeRule:
     why: str
 
 
+Size = tuple[int, int]  # (height, width)
+# (bound args, input (h, w)) -> output (h, w): the real padding arithmetic, where it is not the stride rule
+SizeFn = Callable[[Mapping[str, Any], Size], Size]
+Params = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound args) -> parameter count
+
+
+class SizeError(ValueError):
+    """Raised by a `size` function when the block cannot run at its own arguments at this input size (a residual
+    add or a concatenation inside it that a kernel makes unequal); `arg` names the argument to blame."""
+
+    def __init__(self, message: str, arg: str | None = None) -> None:
+        super().__init__(message)
+        self.arg = arg
+
+
 Channels = Callable[[Any, Mapping[str, Any]], int]  # (c1 or [c1, ...], bound args) -> output channels
 Stride = Callable[[Mapping[str, Any]], Fraction]  # bound args -> output stride / input stride
 Taps = Callable[[Mapping[str, Any]], Sequence[TapDecl]]
@@ -215,6 +230,13 @@ class BlockDecl:
     # are each one set, in increasing stride; later sets must repeat the first one's strides (one anchor grid);
     # inputs outside every range are not levels. None: all inputs are one set.
     level_sets: Callable[[int], Sequence[tuple[int, int]]] | None = None
+    # the spatial output size for an input size when it is not the stride rule (ceil(h / s), h x upsampling):
+    # convs and pools with a kernel and padding from the arguments (YOLOv5's autopad k // 2 grows an even-kernel
+    # conv's output by one). Applied n times for a row repeated as copies. `conv_size` and friends below.
+    size: SizeFn | None = None
+    # the parameter count from the arguments (so validation can apply the parameter limit without building the
+    # block); None: counted on the meta device. tests/blocks/test_declared_params.py checks it against the block.
+    params: Params | None = None
 
     def shapes_static(self, args: Mapping[str, Any]) -> bool:
         """Whether this row's output shapes follow from the declaration (`static_shapes`, or its rule of the
@@ -251,7 +273,12 @@ class BlockDecl:
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 
     def yaml_args(self) -> tuple[Arg, ...]:
-        return tuple(a for a in self.args if a.from_yaml)
+        """The arguments a row writes, in order (kept: binding and checks ask for them per row)."""
+        cached = self.__dict__.get("_yaml_args")
+        if cached is None:
+            cached = tuple(a for a in self.args if a.from_yaml)
+            object.__setattr__(self, "_yaml_args", cached)
+        return cached  # type: ignore[no-any-return]
 
     def stride_of(self, args: Mapping[str, Any]) -> Fraction:
         return Fraction(1) if self.stride is None else Fraction(self.stride(args))
@@ -307,6 +334,56 @@ def stride_upsample(name: str) -> Stride:
     return stride
 
 
+def axes(v: Any) -> tuple[int, int]:
+    """An int or [h, w] (a kernel, stride, padding) as (h, w)."""
+    if isinstance(v, (list, tuple)):
+        return (int(v[0]), int(v[1] if len(v) > 1 else v[0]))
+    return (int(v), int(v))
+
+
+def autopad(k: int, d: int = 1) -> int:
+    """YOLOv5's and Ultralytics' default padding: half the dilated kernel, rounded down ('same' for odd kernels;
+    an even kernel grows the output by one at stride 1)."""
+    return (d * (k - 1) + 1) // 2
+
+
+def conv_out(size: int, k: int, s: int = 1, p: int | None = None, d: int = 1) -> int:
+    """torch's size rule for a convolution or pooling: floor((size + 2p - d(k - 1) - 1) / s) + 1 (autopad when p is None)."""
+    p = autopad(k, d) if p is None else p
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv_size(k: str = "k", s: str | None = "s", p: str | None = "p", d: str | None = "d") -> SizeFn:
+    """A `size` rule: one convolution with the row's kernel, stride, padding (None: autopad) and dilation arguments."""
+
+    def size(args: Mapping[str, Any], hw: Size) -> Size:
+        ks = axes(args[k])
+        ss = axes(args[s]) if s and args.get(s) is not None else (1, 1)
+        ps = axes(args[p]) if p and args.get(p) is not None else (None, None)
+        ds = axes(args[d]) if d and args.get(d) is not None else (1, 1)
+        return (conv_out(hw[0], ks[0], ss[0], ps[0], ds[0]), conv_out(hw[1], ks[1], ss[1], ps[1], ds[1]))
+
+    return size
+
+
+def transpose_out(size: int, k: int, s: int, p: int = 0, op: int = 0, d: int = 1) -> int:
+    """torch's size rule for a transposed convolution: (size - 1)s - 2p + d(k - 1) + op + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def odd_kernel(v: Any, args: Mapping[str, Any]) -> str:
+    """An `Arg.valid` rule for kernels of stride-1 convs or pools whose output is joined with their input inside
+    the block (SPPF, SPP, C3k): padded by k // 2, an even kernel grows the map by one and the join fails."""
+    ks = [v] if isinstance(v, int) and not isinstance(v, bool) else [x for x in v if isinstance(x, int)] if isinstance(v, (list, tuple)) else []
+    even = [k for k in ks if k % 2 == 0]
+    if even:
+        return (
+            f"is {v}; padded by k // 2, an even kernel ({even[0]}) grows the map by one pixel and the block's own "
+            f"concatenation (or residual add) of maps of two sizes fails: use an odd kernel such as {even[0] + 1}"
+        )
+    return ""
+
+
 def tap_name(stride: int) -> str:
     """Taps are named by stride: P{log2 stride} (P3 = stride 8)."""
     return f"P{max(int(stride).bit_length() - 1, 0)}"
@@ -335,6 +412,8 @@ def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
             f"pass replace=True to replace it, or register it under another name"
         )
     _DECLS[key] = decl
+    global _BY_NAME
+    _BY_NAME = (-1, {})
     return decl
 
 
@@ -419,12 +498,25 @@ def names(dialect: str | None = None) -> list[str]:
     return sorted({n for (d, n) in _DECLS if dialect is None or d is None or d == dialect})
 
 
+_BY_NAME: tuple[int, dict[str, list[str | None]]] = (-1, {})  # (len(_DECLS) when built, name -> dialects): parsing asks per row
+
+
+def _by_name() -> dict[str, list[str | None]]:
+    global _BY_NAME
+    if _BY_NAME[0] != len(_DECLS):
+        index: dict[str, list[str | None]] = {}
+        for d, n in _DECLS:
+            index.setdefault(n, []).append(d)
+        _BY_NAME = (len(_DECLS), index)
+    return _BY_NAME[1]
+
+
 def dialects_of(name: str) -> list[str]:
     """The dialects that declare `name` as their own (empty for a shared block or an unknown name)."""
     _load_declarations()
-    if not any(n == name for (_, n) in _DECLS):
+    if name not in _by_name():
         _load_entry_points()
-    return sorted(d for (d, n) in _DECLS if n == name and d is not None)
+    return sorted(d for d in _by_name().get(name, ()) if d is not None)
 
 
 def declarations(dialect: str | None = None) -> list[BlockDecl]:

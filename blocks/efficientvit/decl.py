@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from blocks.backbone_params import params_of
 from yamlnet.registry import WEIGHTS_ARG, TapDecl, declare, stride_fixed, tap_name
 
 # embed_dim per variant (the channels of the three stages); must match blocks.efficientvit.model.CONFIGS.
@@ -28,6 +29,7 @@ def _declare(variant: str) -> None:
         name,
         f"blocks.efficientvit.model:{name}",
         args=(_WEIGHTS,),
+        params=params_of(name),
         out_channels=lambda c1, args, _c=channels[-1]: _c,
         stride=stride_fixed(EFFICIENTVIT_STRIDES[-1]),
         taps=lambda args, _t=taps: _t,

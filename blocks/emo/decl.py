@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from blocks.backbone_params import params_of
 from yamlnet.registry import WEIGHTS_ARG, TapDecl, declare, stride_fixed, tap_name
 
 # Channels of (stem, stage1, stage2, stage3, stage4) per variant; must match blocks.emo.model.CONFIGS.
@@ -25,6 +26,7 @@ def _declare(name: str) -> None:
         name,
         f"blocks.emo.model:{name}",
         args=(_WEIGHTS,),
+        params=params_of(name),
         out_channels=lambda c1, args, _c=channels[-1]: _c,
         stride=stride_fixed(EMO_STRIDES[-1]),
         taps=lambda args, _t=taps: _t,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from blocks.backbone_params import params_of
 from yamlnet.registry import (
     FILL_C1,
     WEIGHTS_ARG,
@@ -64,6 +65,7 @@ declare(
         Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels, from the compiler (the seed's stem hard-codes 4, a bug)"),
     ),
     role="backbone",
+    params=params_of("MobileOne_S0"),
     taps=_s0_taps,
     out_channels=lambda c1, args: _S0_TAPS[-1].channels,
     stride=stride_fixed(32),

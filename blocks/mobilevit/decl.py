@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from blocks.backbone_params import params_of
 from yamlnet.registry import (
     FILL_C1,
     WEIGHTS_ARG,
@@ -95,6 +96,7 @@ def _declare_backbone(name: str, variant: str) -> None:
             Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels (from the compiler)"),
         ),
         role="backbone",
+        params=params_of(name),
         taps=tap_list,
         out_channels=lambda c1, args, c=taps[-1].channels: c,
         stride=stride_fixed(32),

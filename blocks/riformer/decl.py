@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from blocks.backbone_params import params_of
 from yamlnet.registry import FILL_C1, WEIGHTS_ARG, Arg, TapDecl, declare, stride_fixed, tap_name
 
 # arch -> (blocks per stage, channels per stage, layer-scale init); the PoolFormer grid the seed uses.
@@ -40,6 +41,7 @@ def _declare(name: str, arch: str) -> None:
             Arg("in_channels", "int", default=3, fill=FILL_C1, doc="input channels (from the compiler)"),
         ),
         role="backbone",
+        params=params_of(name),
         taps=tap_list,
         out_channels=lambda c1, args, c=dims[-1]: c,
         stride=stride_fixed(32),

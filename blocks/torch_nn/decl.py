@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, declare, out_arg, out_same, stride_arg
+from blocks.yolov5.counts import conv2d
+from yamlnet.registry import CHECK_C1, FILL_C1, REQUIRED, Arg, conv_out, declare, out_arg, out_same, stride_arg, transpose_out
 
 
 def _first(v: Any) -> Any:
@@ -95,29 +96,52 @@ def _axes(v: Any) -> list[int]:
     return [int(x) for x in v] if isinstance(v, (list, tuple)) else [int(v), int(v)]
 
 
-def _keeps_stride_size(k: Any, s: Any, p: Any, d: Any) -> bool:
-    """torch's size rule floor((H + 2p - d(k-1) - 1) / s) + 1 gives exactly H / s (H a multiple of s) iff
-    0 <= d(k-1) - 2p <= s - 1 on each axis; then the declared stride tells the size."""
+# --- torch's size arithmetic (BlockDecl.size): what each layer makes of an input size ------------------------------
+
+Size = tuple[int, int]
+
+
+def _conv_size(args: Mapping[str, Any], hw: Size) -> Size:
+    p = args["padding"]
+    ks, ss, ds = _axes(args["kernel_size"]), _axes(args["stride"]), _axes(args["dilation"])
     if p == "same":
-        return True
-    if p == "valid":
-        p = 0
-    return all(0 <= dd * (kk - 1) - 2 * pp <= ss - 1 for kk, ss, pp, dd in zip(_axes(k), _axes(s), _axes(p), _axes(d)))
+        return hw
+    ps = (0, 0) if p == "valid" else _axes(p)
+    return (conv_out(hw[0], ks[0], ss[0], ps[0], ds[0]), conv_out(hw[1], ks[1], ss[1], ps[1], ds[1]))
 
 
-def _conv_exact(args: Mapping[str, Any]) -> bool:
-    return _keeps_stride_size(args["kernel_size"], args["stride"], args["padding"], args["dilation"])
+def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out  # the last window must start inside the input or its left padding
 
 
-def _pool_exact(args: Mapping[str, Any]) -> bool:
-    s = args["stride"] if args["stride"] is not None else args["kernel_size"]
-    return not args["ceil_mode"] and _keeps_stride_size(args["kernel_size"], s, args["padding"], args["dilation"])
+def _pool_size(args: Mapping[str, Any], hw: Size) -> Size:
+    ks = _axes(args["kernel_size"])
+    ss = _axes(args["stride"] if args["stride"] is not None else args["kernel_size"])
+    ps, ds = _axes(args["padding"]), _axes(args["dilation"])
+    return tuple(_pool_out(hw[i], ks[i], ss[i], ps[i], ds[i], bool(args["ceil_mode"])) for i in (0, 1))  # type: ignore[return-value]
 
 
-def _transpose_exact(args: Mapping[str, Any]) -> bool:
-    """(H - 1)s - 2p + d(k-1) + op + 1 equals H * s iff d(k-1) + op + 1 = s + 2p on each axis."""
-    axes = zip(_axes(args["kernel_size"]), _axes(args["stride"]), _axes(args["padding"]), _axes(args["output_padding"]), _axes(args["dilation"]))
-    return all(d * (k - 1) + op + 1 == s + 2 * p for k, s, p, op, d in axes)
+def _transpose_size(args: Mapping[str, Any], hw: Size) -> Size:
+    ks, ss, ps = _axes(args["kernel_size"]), _axes(args["stride"]), _axes(args["padding"])
+    ops, ds = _axes(args["output_padding"]), _axes(args["dilation"])
+    return tuple(transpose_out(hw[i], ks[i], ss[i], ps[i], ops[i], ds[i]) for i in (0, 1))  # type: ignore[return-value]
+
+
+def _pad_size(args: Mapping[str, Any], hw: Size) -> Size:
+    p = args["padding"]
+    left, right, top, bottom = (int(p),) * 4 if not isinstance(p, (list, tuple)) else tuple(int(v) for v in p)
+    return (hw[0] + top + bottom, hw[1] + left + right)
+
+
+def _upsample_size(args: Mapping[str, Any], hw: Size) -> Size:
+    """torch: floor(size x scale_factor)."""
+    f = args["scale_factor"]
+    fh, fw = (f[0], f[1] if len(f) > 1 else f[0]) if isinstance(f, (list, tuple)) else (f, f)
+    return (int(hw[0] * float(fh)), int(hw[1] * float(fw)))
 
 
 declare(
@@ -132,7 +156,9 @@ declare(
     ),
     out_channels=out_same,
     stride=_upsample_stride,
+    size=_upsample_size,
     doc="Upsample by scale_factor (nearest by default).",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.BatchNorm2d",
@@ -140,6 +166,7 @@ declare(
     args=(Arg("num_features", "int|none", default=None, check=CHECK_C1, low=1, doc="channels; checked against the input, filled when left out"),),
     out_channels=out_same,
     doc="Batch normalisation; a stated channel count is checked against the input (YOLOv5 ignores it).",
+    params=lambda c1, b: 2 * c1,
 )
 declare(
     "nn.Conv2d",
@@ -157,8 +184,9 @@ declare(
     ),
     out_channels=out_arg("out_channels"),
     stride=stride_arg("stride"),
-    static_shapes=_conv_exact,
+    size=_conv_size,
     doc="Plain 2-D convolution.",
+    params=lambda c1, b: conv2d(c1, b["out_channels"], b["kernel_size"], b["groups"], b["bias"]),
 )
 declare(
     "nn.ConvTranspose2d",
@@ -177,8 +205,9 @@ declare(
     ),
     out_channels=out_arg("out_channels"),
     stride=_transpose_stride,
-    static_shapes=_transpose_exact,
+    size=_transpose_size,
     doc="Transposed 2-D convolution; upsamples by stride. Row: [out_channels, kernel_size, stride, padding, ...].",
+    params=lambda c1, b: conv2d(c1, b["out_channels"], b["kernel_size"], b["groups"], b["bias"]),
 )
 declare(
     "nn.MaxPool2d",
@@ -193,16 +222,18 @@ declare(
     ),
     out_channels=out_same,
     stride=_maxpool_stride,
-    static_shapes=_pool_exact,
+    size=_pool_size,
     doc="Max pooling; downsamples by stride (kernel_size when stride is None).",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.ZeroPad2d",
     "torch.nn:ZeroPad2d",
     args=(Arg("padding", "int|list", default=REQUIRED, doc="int or [left, right, top, bottom]"),),
     out_channels=out_same,
-    static_shapes=lambda args: not any(_axes(args["padding"]) if not isinstance(args["padding"], (list, tuple)) else args["padding"]),
+    size=_pad_size,
     doc="Zero padding; stride 1, but the spatial size grows by the padding.",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.Identity",
@@ -210,6 +241,7 @@ declare(
     args=(),
     out_channels=out_same,
     doc="Passes its input through.",
+    params=lambda c1, b: 0,
 )
 declare(
     "nn.Dropout",
@@ -220,4 +252,5 @@ declare(
     ),
     out_channels=out_same,
     doc="Dropout (identity in eval mode).",
+    params=lambda c1, b: 0,
 )

@@ -22,8 +22,25 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from blocks.yolov5 import counts as pc
 from blocks.yolov5.decl import positive  # the shared value rules
-from yamlnet.registry import FILL_C1, FILL_N, REQUIRED, Arg, Scaling, SizeRule, declare, out_arg, stride_arg
+from yamlnet.registry import (
+    FILL_C1,
+    FILL_N,
+    REQUIRED,
+    Arg,
+    Scaling,
+    SizeError,
+    SizeRule,
+    axes,
+    conv_out,
+    conv_size,
+    declare,
+    odd_kernel,
+    out_arg,
+    stride_arg,
+    transpose_out,
+)
 
 UL = "ultralytics"
 LAYERS = "blocks.ultralytics.layers"
@@ -68,6 +85,30 @@ def _upsample_stride(b: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(b["s"]))
 
 
+def _bottleneck_size(b: Mapping[str, Any], hw: tuple[int, int]) -> tuple[int, int]:
+    """Two stride-1 convs padded by k // 2 (an even kernel grows the map by one); the residual add (shortcut and
+    c1 == c2) needs the size kept."""
+    k1, k2 = axes(b["k"])
+    out = (conv_out(conv_out(hw[0], k1), k2), conv_out(conv_out(hw[1], k1), k2))
+    if b.get("shortcut") and b.get("c1") == b.get("c2") and out != hw:
+        raise SizeError(f"its residual add joins the {hw[0]}x{hw[1]} input with a {out[0]}x{out[1]} output (kernels {k1}, {k2})", "k")
+    return out
+
+
+def _transpose_size(b: Mapping[str, Any], hw: tuple[int, int]) -> tuple[int, int]:
+    k, s, p = int(b["k"]), int(b["s"]), int(b["p"])
+    return (transpose_out(hw[0], k, s, p), transpose_out(hw[1], k, s, p))
+
+
+def _c3k2_inner(h: int, b: Mapping[str, Any]) -> int:
+    """Parameters of one inner block of C3k2 on h channels: Bottleneck (+ PSA attention), or a C3k of 2."""
+    if b.get("attn"):
+        return pc.bottleneck_ul(h, h, b["g"]) + pc.attention_block(h)
+    if b.get("c3k"):
+        return pc.c3(h, h, 2, b["g"], 0.5, lambda c: pc.bottleneck_ul(c, c, b["g"], (3, 3), 1.0))
+    return pc.bottleneck_ul(h, h, b["g"])
+
+
 # --- declarations ------------------------------------------------------------------------------------------
 
 
@@ -103,8 +144,10 @@ declare(
     dialect=UL,
     args=(C1, C2, SHORTCUT, G, Arg("k", "list", default=(3, 3), low=1, doc="kernel sizes of the two convs"), E),
     out_channels=out_arg("c2"),
+    size=_bottleneck_size,
     doc="Two convs (3x3 and 3x3 by default) through c2*e channels, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    params=lambda c1, b: pc.bottleneck_ul(c1, b["c2"], b["g"], b["k"], b["e"]),
 )
 declare(
     "BottleneckCSP",
@@ -123,12 +166,13 @@ declare(
     args=(
         C1,
         C2,
-        Arg("k", "int", default=5, low=1, doc="max-pool kernel size"),
+        Arg("k", "int", default=5, low=1, valid=odd_kernel, doc="max-pool kernel size (odd: the pools' outputs are joined)"),
         Arg("n", "int|none", default=None, low=1, doc="number of chained max pools; left out: 3, and the first conv keeps its activation"),
         Arg("shortcut", "bool", default=False, doc="add the input to the output (when c1 == c2)"),
     ),
     out_channels=out_arg("c2"),
     doc="Fast SPP: 1x1 Conv, n chained max pools, all concatenated, 1x1 Conv; optional residual (n stated: no activation on the first conv).",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * ((3 if b["n"] is None else b["n"]) + 1), b["c2"], 1),
 )
 declare(
     "C1",
@@ -158,6 +202,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="YOLOv8's CSP stage: a split 1x1 Conv, n Bottlenecks, every output concatenated into a 1x1 Conv.",
     groups=_hidden_groups,
+    params=lambda c1, b: pc.split_stage(c1, b["c2"], b["n"], b["e"], lambda h: pc.bottleneck_ul(h, h, b["g"], (3, 3), 1.0)),
 )
 declare(
     "C3k2",
@@ -180,16 +225,18 @@ declare(
     implies=NOT_LEGACY,
     groups=lambda c1, c2, b: [("half the hidden channels (c2 x e / 2)", _hidden(c2, b) // 2)],
     heads=lambda c1, c2, b: _psa_heads(c2, b) if b.get("attn") else [],
+    params=lambda c1, b: pc.split_stage(c1, b["c2"], b["n"], b["e"], lambda h: _c3k2_inner(h, b)),
 )
 declare(
     "C3k",
     f"{LAYERS}:C3k",
     dialect=UL,
-    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, low=1, doc="kernel size of the Bottlenecks' convs")),
+    args=(C1, C2, N, SHORTCUT, G, E, Arg("k", "int", default=3, low=1, valid=odd_kernel, doc="kernel size of the Bottlenecks' convs (odd)")),
     repeat="arg",
     out_channels=out_arg("c2"),
     doc="C3 whose n Bottlenecks use two k x k convs (C3k2's inner block).",
     groups=_hidden_groups,
+    params=lambda c1, b: pc.c3(c1, b["c2"], b["n"], b["g"], b["e"], lambda c: pc.bottleneck_ul(c, c, b["g"], (b["k"], b["k"]), 1.0)),
 )
 declare(
     "C2PSA",
@@ -201,6 +248,7 @@ declare(
     doc="Split 1x1 Conv; one half through n PSA attention blocks; 1x1 Conv (needs c1 == c2).",
     heads=lambda c1, c2, b: _psa_heads(c1, b),
     keeps_channels=True,
+    params=lambda c1, b: pc.conv(c1, 2 * int(c1 * b["e"]), 1) + pc.conv(2 * int(c1 * b["e"]), c1, 1) + b["n"] * pc.attention_block(int(c1 * b["e"])),
 )
 declare(
     "C2fPSA",
@@ -235,7 +283,9 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", None, None),
     doc="YOLOv10's downsampling: 1x1 Conv to c2, then a depth-wise k x k stride-s Conv.",
+    params=lambda c1, b: pc.conv(c1, b["c2"], 1) + pc.conv(b["c2"], b["c2"], b["k"], b["c2"]),
 )
 declare(
     "C2fCIB",
@@ -288,5 +338,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=_upsample_stride,
+    size=_transpose_size,
     doc="Transposed conv + BatchNorm + activation; upsamples by s.",
+    params=lambda c1, b: pc.conv2d(c1, b["c2"], b["k"]) + (2 if b["bn"] else 1) * b["c2"] + pc.act_params(b["act"]),
 )

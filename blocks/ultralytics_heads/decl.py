@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from blocks.yolov5.counts import detect_ul
 from yamlnet.registry import FILL_C1, FILL_C1S, REQUIRED, Arg, Scaling, declare
 
 UL = "ultralytics"
@@ -52,7 +53,14 @@ NE = Arg("ne", "int", default=1, doc="number of angle outputs")
 _HEAD = {"dialect": UL, "inputs": "list", "role": "head", "out_channels": None}
 _TAIL = (REG_MAX, END2END, CH, LEGACY)
 
-declare("Detect", f"{DETECT}:Detect", args=(NC, *_TAIL), doc="Anchor-free detection head (DFL boxes, class logits; decoded in eval).", **_HEAD)
+declare(
+    "Detect",
+    f"{DETECT}:Detect",
+    args=(NC, *_TAIL),
+    doc="Anchor-free detection head (DFL boxes, class logits; decoded in eval).",
+    params=lambda ch, b: detect_ul(ch, b),
+    **_HEAD,
+)
 declare("Segment", f"{DETECT}:Segment", args=(NC, NM, NPR, *_TAIL), doc="Detect plus mask coefficients and mask prototypes.", **_HEAD)
 declare(
     "Segment26",

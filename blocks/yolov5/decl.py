@@ -19,12 +19,19 @@ from yamlnet.registry import (
     FILL_N,
     REQUIRED,
     Arg,
+    SizeError,
     SizeRule,
+    conv_out,
+    conv_size,
     declare,
+    odd_kernel,
     out_arg,
     out_sum,
     stride_arg,
+    transpose_out,
 )
+
+from . import counts as pc
 
 COMMON = "blocks.yolov5.common"
 HEADS = "blocks.yolov5.heads"
@@ -80,7 +87,7 @@ D = Arg("d", "int", default=1, low=1, doc="dilation")
 ACT = Arg("act", "bool|activation", default=True, doc="True: the spec's default activation (SiLU); False: none; or an activation, e.g. nn.ReLU()")
 SHORTCUT = Arg("shortcut", "bool", default=True, doc="residual connection in the inner blocks")
 E = Arg("e", "float", default=0.5, valid=positive, doc="hidden channels as a fraction of c2")
-POOLS = Arg("k", "list", default=(5, 9, 13), low=1, doc="max-pool kernel sizes")
+POOLS = Arg("k", "list", default=(5, 9, 13), low=1, valid=odd_kernel, doc="max-pool kernel sizes (odd: each pool's output is joined with its input)")
 
 CSP_ARGS = (C1, C2, N, SHORTCUT, G, E)
 
@@ -91,6 +98,49 @@ def _stride_s(args: Mapping[str, Any]) -> Fraction:
 
 def _upsample_s(args: Mapping[str, Any]) -> Fraction:
     return Fraction(1, int(_first(args["s"])))
+
+
+# --- the real size arithmetic of blocks whose kernels come from their arguments (BlockDecl.size) -----------------
+
+Size = tuple[int, int]
+
+
+def _focus_size(args: Mapping[str, Any], hw: Size) -> Size:
+    """Space-to-depth halves the size, then a Conv with the row's kernel, stride and padding."""
+    return conv_size("k", "s", "p", None)(args, (hw[0] // 2, hw[1] // 2))
+
+
+def _crossconv_size(args: Mapping[str, Any], hw: Size) -> Size:
+    """A 1 x k conv (stride 1 x s) then a k x 1 conv (stride s x 1): each axis gets one k-conv; the residual add
+    (shortcut and c1 == c2) needs the size kept."""
+    k, s = int(args["k"]), int(args["s"])
+    out = (conv_out(hw[0], k, s), conv_out(hw[1], k, s))
+    if args.get("shortcut") and args.get("c1") == args.get("c2") and out != hw:
+        raise SizeError(f"its residual add joins the {hw[0]}x{hw[1]} input with a {out[0]}x{out[1]} output (kernel {k}, stride {s})", "k")
+    return out
+
+
+def _mixconv_size(args: Mapping[str, Any], hw: Size) -> Size:
+    """Parallel convs padded by k // 2, concatenated, then added to the input: every kernel must keep the size."""
+    s = int(args["s"])
+    for k in args["k"]:
+        out = (conv_out(hw[0], int(k), s, int(k) // 2), conv_out(hw[1], int(k), s, int(k) // 2))
+        if out != hw:
+            raise SizeError(f"its kernel-{k} conv turns {hw[0]}x{hw[1]} into {out[0]}x{out[1]}; the block adds its input to the joined outputs", "k")
+    return hw
+
+
+def _ghost_bottleneck_size(args: Mapping[str, Any], hw: Size) -> Size:
+    """The kernel is used only at stride 2 (a depth-wise conv on both branches); at stride 1 the size is kept."""
+    if int(args["s"]) != 2:
+        return hw
+    k = int(args["k"])
+    return (conv_out(hw[0], k, 2), conv_out(hw[1], k, 2))
+
+
+def _dw_transpose_size(args: Mapping[str, Any], hw: Size) -> Size:
+    k, s, p, op = (int(args[n]) for n in ("k", "s", "p1", "p2"))
+    return (transpose_out(hw[0], k, s, p, op), transpose_out(hw[1], k, s, p, op))
 
 
 # --- what `g` groups and which attention heads a block fixes (checked statically, YN303) --------------------
@@ -118,6 +168,8 @@ declare(
     args=(C1, C2, K1, S, P, G, D, ACT),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", "p", "d"),
+    params=lambda c1, b: pc.conv(c1, b["c2"], b["k"], b["g"], b["act"]),
     doc="Conv2d (no bias) + BatchNorm2d + activation, 'same' padding by default.",
 )
 declare(
@@ -126,6 +178,8 @@ declare(
     args=(C1, C2, K1, S, D, ACT),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", None, "d"),
+    params=lambda c1, b: pc.dwconv(c1, b["c2"], b["k"], b["act"]),
     doc="Depth-wise Conv (groups = gcd(c1, c2)).",
 )
 declare(
@@ -134,6 +188,8 @@ declare(
     args=(C1, C2, K1, S, G, ACT),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", None, None),
+    params=lambda c1, b: pc.conv(c1, b["c2"] // 2, b["k"], b["g"], b["act"]) + pc.conv(b["c2"] // 2, b["c2"] // 2, 5, b["c2"] // 2, b["act"]),
     doc="Ghost convolution: half the channels from a Conv, half from a cheap 5x5 depth-wise Conv.",
     groups=lambda c1, c2, b: [("the input channels", c1), ("half the output channels", c2 // 2)],
 )
@@ -143,6 +199,8 @@ declare(
     args=(C1, C2, K1, S, P, G, ACT),
     out_channels=out_arg("c2"),
     stride=lambda args: 2 * _stride_s(args),
+    size=_focus_size,
+    params=lambda c1, b: pc.conv(4 * c1, b["c2"], b["k"], b["g"], b["act"]),
     sizes=(SizeRule(multiple=lambda args: 2, why="Focus takes every second pixel in each direction"),),
     doc="Space-to-depth by 2 (four pixel phases on channels), then a Conv.",
     groups=lambda c1, c2, b: [("the input channels x 4 (after space-to-depth)", 4 * c1), ("the output channels", c2)],
@@ -161,6 +219,8 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=_crossconv_size,
+    params=lambda c1, b: pc.conv(c1, int(b["c2"] * b["e"]), (1, b["k"])) + pc.conv(int(b["c2"] * b["e"]), b["c2"], (b["k"], 1), b["g"]),
     doc="A 1xk Conv then a kx1 Conv, optionally residual.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
 )
@@ -176,6 +236,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=_mixconv_size,
     doc="Mixed depth-wise convs of several kernel sizes, BN + SiLU, added to the input (c1 == c2, s == 1).",
 )
 declare(
@@ -185,6 +246,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="1x1 Conv then 3x3 Conv, residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", _hidden(c2, b)), ("the output channels", c2)],
+    params=lambda c1, b: pc.bottleneck_v5(c1, b["c2"], b["g"], b["e"]),
 )
 declare(
     "GhostBottleneck",
@@ -192,6 +254,7 @@ declare(
     args=(C1, C2, K3, Arg("s", "int", default=1, low=1, high=2, doc="stride (1 or 2)")),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=_ghost_bottleneck_size,
     doc="Two GhostConvs (with a depth-wise Conv between when s == 2) plus a shortcut.",
 )
 declare(
@@ -200,13 +263,15 @@ declare(
     args=(C1, C2, POOLS),
     out_channels=out_arg("c2"),
     doc="Spatial pyramid pooling: parallel stride-1 max pools, concatenated, 1x1 Conv.",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * (len(b["k"]) + 1), b["c2"], 1),
 )
 declare(
     "SPPF",
     f"{COMMON}:SPPF",
-    args=(C1, C2, Arg("k", "int", default=5, low=1, doc="max-pool kernel size")),
+    args=(C1, C2, Arg("k", "int", default=5, low=1, valid=odd_kernel, doc="max-pool kernel size (odd: the pools' outputs are joined)")),
     out_channels=out_arg("c2"),
     doc="Fast SPP: one max pool applied three times in series.",
+    params=lambda c1, b: pc.conv(c1, c1 // 2, 1) + pc.conv(c1 // 2 * 4, b["c2"], 1),
 )
 declare(
     "BottleneckCSP",
@@ -225,6 +290,7 @@ declare(
     out_channels=out_arg("c2"),
     doc="CSP stage with three Convs around n Bottlenecks.",
     groups=HIDDEN_GROUPS,
+    params=lambda c1, b: pc.c3(c1, b["c2"], b["n"], b["g"], b["e"], lambda c: pc.bottleneck_v5(c, c, b["g"], 1.0)),
 )
 declare(
     "C3x",
@@ -277,6 +343,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=_upsample_s,
+    size=_dw_transpose_size,
     doc="Depth-wise transposed conv; upsamples by s.",
 )
 
@@ -292,6 +359,7 @@ declare(
     stride=lambda args: Fraction(int(args["gain"])),
     sizes=(SizeRule(multiple=lambda args: int(args["gain"]), why="Contract folds gain x gain pixel blocks"),),
     doc="Space-to-depth: channels x gain^2, size / gain.",
+    params=lambda c1, b: 0,
 )
 declare(
     "Expand",
@@ -300,6 +368,7 @@ declare(
     out_channels=lambda c1, args: int(c1) // int(args["gain"]) ** 2,
     stride=lambda args: Fraction(1, int(args["gain"])),
     doc="Depth-to-space: channels / gain^2, size x gain.",
+    params=lambda c1, b: 0,
 )
 declare(
     "Concat",
@@ -309,6 +378,7 @@ declare(
     role="join",
     out_channels=out_sum,
     doc="Concatenate the inputs along the channel dimension.",
+    params=lambda c1, b: 0,
 )
 
 # --- heads ----------------------------------------------------------------------------------------------------
@@ -337,6 +407,7 @@ declare(
     out_channels=None,
     prepare=_prepare_anchors,
     doc="YOLOv5 anchor-based detection head over several levels.",
+    params=lambda c1, b: pc.detect_v5(c1, b["nc"], b["anchors"]),
 )
 declare(
     "Segment",

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from yamlnet.registry import CHECK_PICK, FILL_C1, Arg, TapDecl, declare, out_arg, stride_fixed
+from yamlnet.registry import CHECK_PICK, FILL_C1, Arg, TapDecl, conv_size, declare, out_arg, stride_fixed
 
 UL = "ultralytics"
 IMPL = "blocks.yolov9.layers"
@@ -83,6 +83,7 @@ declare(
     args=(C1, C2),
     out_channels=out_arg("c2"),
     stride=stride_fixed(2),
+    size=lambda args, hw: (hw[0] // 2, hw[1] // 2),  # a 2x2 stride-1 average pool first: odd sizes round down
     prepare=_adown_check,
     doc="YOLOv9 downsampling by 2: 2x2 average pool, then half the channels by a stride-2 3x3 conv, half by a max pool and 1x1 conv. [c2]",
 )
@@ -93,6 +94,7 @@ declare(
     args=(C1, C2),
     out_channels=out_arg("c2"),
     stride=stride_fixed(2),
+    size=lambda args, hw: (hw[0] // 2, hw[1] // 2),  # a 2x2 stride-1 average pool first: odd sizes round down
     doc="YOLOv9-t downsampling by 2: 2x2 stride-1 average pool, then a stride-2 3x3 conv. [c2]",
 )
 declare(
@@ -146,6 +148,7 @@ declare(
     taps=_cblinear_taps,
     out_channels=lambda c1, args: int(args["c2s"][-1]),
     stride=lambda args: Fraction(int(args["s"])),
+    size=conv_size("k", "s", "p", None),  # one conv (autopad k // 2), split into the taps
     prepare=_cblinear_check,
     doc="YOLOv9 auxiliary projections: one conv (with bias) split into len(c2s) outputs `out0`, `out1`, ... that CBFuse rows pick from. [c2s]",
 )

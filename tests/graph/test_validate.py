@@ -196,10 +196,10 @@ def test_repeats_and_parameters_have_limits_a_flag_can_raise() -> None:
     big = Limits(repeats=5000)
     assert yamlnet.validate(spec, static=True, limits=big).ok
     small = Limits(params=1_000_000)
-    assert yamlnet.validate(SPECS / "yolov5s.yaml", limits=small).ok  # nothing is built: counted by build and --deep
-    report = yamlnet.validate(SPECS / "yolov5s.yaml", limits=small, deep=True)
-    [d] = report.errors
-    assert d.code == "YN507" and "7,235,389 parameters" in d.message
+    # issue 14: validate applies build's limit too, from the declared counts (nothing built), static or not
+    for kw in ({"static": True}, {}, {"deep": True}):
+        [d] = yamlnet.validate(SPECS / "yolov5s.yaml", limits=small, **kw).errors
+        assert d.code == "YN507" and "has 7,235,389 parameters" in d.message, kw
     with pytest.raises(yamlnet.SpecError) as e:
         yamlnet.build(SPECS / "yolov5s.yaml", limits=small)
     assert [x.code for x in e.value.diagnostics] == ["YN507"]

@@ -26,6 +26,7 @@ from torch import fx, nn
 from torch.overrides import TorchFunctionMode
 
 from ..diagnostics import Diagnostic
+from ..graph.declared import declared_rows, declared_shapes, params_limit, static_shape, undeclared_rows
 from ..graph.ir import IR, Node, PortRef
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from .codegen import generate, lower_graph, module_root
@@ -168,6 +169,12 @@ def meta_params(ir: IR) -> dict[int, int]:
     return {pos: _count(m) for pos, m in modules.items()}
 
 
+def meta_params_at(ir: IR, positions: Collection[int]) -> tuple[dict[int, int], list[Diagnostic]]:
+    """Parameters of the rows at `positions`, counted on the meta device (the shape pass reuses the modules)."""
+    mg = meta_graph(ir, positions)
+    return {pos: _count(m) for pos, m in mg.modules.items()}, list(mg.diagnostics)
+
+
 def _count(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
@@ -179,20 +186,7 @@ def check_params(ir: IR, limits: Limits = DEFAULT_LIMITS, params: dict[int, int]
         if mg.diagnostics:
             return mg.diagnostics
         params = {pos: _count(m) for pos, m in mg.modules.items()}
-    total = sum(params.values())
-    if total <= limits.params:
-        return []
-    pos = max(params, key=lambda p: params[p])
-    node = ir.nodes[pos]
-    return [
-        Diagnostic(
-            "YN507",
-            f"the model has {total:,} parameters; the limit is {limits.params:,}",
-            node.row.span,
-            label=f"the largest row: {params[pos]:,} parameters",
-            help="check the channel arguments and width_multiple; raise the limit with --max-params if this size is intended",
-        )
-    ]
+    return params_limit(ir, limits, params)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -681,7 +675,7 @@ class ShapeInterpreter(fx.Interpreter):
         return out
 
     def _empty(self, ref: PortRef) -> torch.Tensor:
-        shape = _static_shape(self.ir, self.sizes, ref)
+        shape = static_shape(self.ir, self.sizes, ref)
         if shape is None:
             raise _Unknown
         return torch.empty(shape, device="meta")
@@ -713,10 +707,10 @@ def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, de
     (`shape_pass`), which also checks the parameter limit."""
     if deep:
         return shape_pass(ir, hw, limits)
-    declared = {pos for pos, n in ir.nodes.items() if n.ok and n.decl.shapes_static(n.bound)}
-    untrusted = [pos for pos, n in ir.nodes.items() if n.ok and pos not in declared and n.decl.role != "select"]
+    declared = declared_rows(ir)
+    untrusted = undeclared_rows(ir)
     if not untrusted:  # nothing to run: every shape is the declaration's
-        return _declared_shapes(ir, hw), []
+        return declared_shapes(ir, hw), []
     mg = meta_graph(ir, untrusted)
     if mg.diagnostics:
         return {}, list(mg.diagnostics)
@@ -727,31 +721,6 @@ def shape_facts(ir: IR, hw: tuple[int, int], limits: Limits = DEFAULT_LIMITS, de
     for pos in ir.nodes:
         shapes.setdefault(pos, None)
     return shapes, diags
-
-
-def _declared_shapes(ir: IR, hw: tuple[int, int]) -> dict[int, Any]:
-    """(1, C, H, W) of every row from the static inference (what the interpreter returns for declared rows)."""
-    from ..graph.sizes import propagate
-
-    sizes = propagate(ir, hw)
-
-    out: dict[int, Any] = {}
-    for pos, node in ir.nodes.items():
-        if node.decl.role == "head":
-            out[pos] = None
-        elif node.decl.role == "select":
-            out[pos] = _static_shape(ir, sizes, node.inputs[0]) if node.inputs else None
-        elif node.multi:
-            out[pos] = [_static_shape(ir, sizes, PortRef(pos, t)) for t in node.taps]
-        else:
-            out[pos] = _static_shape(ir, sizes, PortRef(pos))
-    return out
-
-
-def _static_shape(ir: IR, sizes: dict[PortRef, tuple[int, int]], ref: PortRef) -> tuple[int, ...] | None:
-    """(1, C, H, W) of a port from its declared channels and its propagated size (None where unknown)."""
-    port, hw = ir.port(ref), sizes.get(ref)
-    return None if port.channels is None or hw is None else (1, port.channels, hw[0], hw[1])
 
 
 class _Unknown(Exception):
@@ -827,4 +796,4 @@ def _shape_of(out: Any) -> Any:
     return None
 
 
-__all__ = ["PortRef", "check_params", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_facts", "shape_pass"]
+__all__ = ["PortRef", "check_params", "meta_params_at", "meta_construction", "meta_model", "meta_modules", "meta_params", "shape_facts", "shape_pass"]

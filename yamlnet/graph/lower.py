@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Literal
 
 from .. import registry
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, Edit, Fix, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Ref, Row, Spec
 from ..spec.numbering import SEED_SLOTS, uses_seed_numbering
@@ -354,6 +354,8 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         node.ok = False
         return
     node.n = n
+    if row.number == 0:
+        diags.append(_zero_repeats(node))
     c_in = [int(c) for c in node.c_in if c is not None]
     more = check_args(row, decl)  # arguments outside their declared ranges, each at its own place
     if more:
@@ -430,6 +432,27 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         node.ok = False
         return
     check_node(ir, node, limits, diags)
+
+
+def _zero_repeats(node: Node) -> Diagnostic:
+    """`number: 0`: what both references build (depth `max(round(n * d), 1) if n > 1 else n` keeps 0), YN125."""
+    row, decl = node.row, node.decl
+    copies = decl.repeat != "arg"
+    built = "built once, as with number 1" if copies else f"built with n = 0: {decl.name} gets no inner blocks"
+    span = row.number_span
+    fixes = ()
+    if span.line > 0 and span.end_line == span.line:
+        title = "write number 1 (the same model)" if copies else "write number 1 (adds one inner block)"
+        fixes = (Fix(title, (Edit(span, "1"),), "safe" if copies else "unsafe"),)
+    return Diagnostic(
+        "YN125",
+        f"{node.label} has number 0; it is {built}",
+        span,
+        severity="warning",
+        notes=("YOLOv5 and Ultralytics scale depth as max(round(n * depth_multiple), 1) only for n > 1, so 0 stays 0",),
+        help="write 1" + ("" if copies else f", or remove the row if {decl.name} is not wanted"),
+        fixes=fixes,
+    )
 
 
 def _infer_index(ir: IR, node: Node, diags: list[Diagnostic]) -> None:

@@ -418,7 +418,8 @@ def _parse_row(
         except ExprError as e:
             diags.append(_expr_diag(e, n_node))
             ok = False
-    if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
+    # 0 is accepted (YN125, a warning in lowering): both references build such a row, as one copy or with n = 0
+    if ok and (not isinstance(number, int) or isinstance(number, bool) or number < 0):
         diags.append(
             Diagnostic(
                 "YN116",

@@ -1,0 +1,92 @@
+"""Issue 14, item 2: validation applies build's parameter limit (YN507) without building anything, from the
+parameter counts blocks declare (`BlockDecl.params`). Each declared count must equal the built block's: here for
+every row of every bundled and reference spec (counted on the meta device), and at odd arguments."""
+
+from __future__ import annotations
+
+import pytest
+
+import yamlnet
+from yamlnet.compile.shapes import meta_modules, meta_params
+from yamlnet.graph.declared import declared_params
+
+
+def _cases() -> list[tuple[str, str | None]]:
+    from conftest import REFERENCE_DIR, SPECS, ULTRALYTICS
+
+    cases: list[tuple[str, str | None]] = [(str(p), None) for p in sorted(SPECS.glob("*.yaml"))]
+    cases += [(str(p), None) for p in sorted(REFERENCE_DIR.glob("*.yaml"))]
+    for name, scales in sorted((ULTRALYTICS or {}).get("models", {}).items()):
+        scale = next(iter(scales))
+        cases.append((str(REFERENCE_DIR.parent / "ultralytics" / name), None if scale == "-" else scale))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "scale"), _cases(), ids=lambda v: str(v).split("reference/")[-1].split("specs/")[-1])
+def test_declared_parameter_counts_equal_the_built_blocks(path: str, scale: str | None) -> None:
+    report = yamlnet.analyze(path, **({"scale": scale} if scale else {}))
+    if report.ir is None or not report.ok:
+        pytest.skip("refused by design (a download): nothing to count")
+    counted, _ = declared_params(report.ir)
+    modules, _ = meta_modules(report.ir, counted)  # only the rows with a declared count (Index rows have no module)
+    built = {p: sum(t.numel() for t in m.parameters()) for p, m in modules.items()}
+    assert {p: built.get(p, 0) for p in counted} == counted
+
+
+ODD = [
+    "Conv, [24, [3, 5], 2, None, 4]",
+    "DWConv, [12, 5, 1]",
+    "GhostConv, [16, 3, 2, 2]",
+    "Focus, [16, 3]",
+    "CrossConv, [16, 3, 1, 2, 0.5]",
+    "C3, [16, False, 2, 0.25]",
+    "SPP, [16, [3, 5]]",
+    "nn.Conv2d, [8, 16, [1, 3], 1, 0, 1, 4, False]",
+    "nn.ConvTranspose2d, [16, 4, 2, 1, 0, 2]",
+    "nn.BatchNorm2d, []",
+    "DWConv, [8, 3, 1]",  # keeps 8 channels: repeated as two copies below
+]
+
+
+@pytest.mark.parametrize("row", ODD)
+def test_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
+    f = tmp_path / "odd.yaml"
+    number = 2 if row.startswith(("C3", "nn.BatchNorm2d", "DWConv, [8")) else 1  # C3: n = 2; the others: 2 copies
+    f.write_text(f"nc: 3\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, {number}, {row}]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert not unknown
+    assert counted == meta_params(report.ir)
+
+
+def test_validate_applies_the_parameter_limit_without_torch(tmp_path) -> None:
+    """The issue's example: a Conv with kernel 100001 validated ok and was refused by build (YN507)."""
+    import subprocess
+    import sys
+
+    f = tmp_path / "big.yaml"
+    f.write_text("nc: 3\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [64, 100001, 1]]\n")
+    code = (
+        "import sys, yamlnet\n"
+        f"for static in (True, False):\n"
+        f"    r = yamlnet.validate({str(f)!r}, static=static)\n"
+        "    print([(d.code, d.span.line, d.span.column) for d in r.errors])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["[('YN507', 4, 5)]", "[('YN507', 4, 5)]", "False"]
+    with pytest.raises(yamlnet.SpecError, match="YN507"):
+        yamlnet.build(f)
+
+
+@pytest.mark.parametrize("backbone", ["MobileOne_S0", "MobileViT_XXS", "RIFormer"])
+@pytest.mark.parametrize("ch", [1, 4])
+def test_backbone_counts_follow_the_input_channels(backbone: str, ch: int, tmp_path) -> None:
+    """The stored backbone counts (blocks/backbone_params.py) at other input channels than the 3 they are stored at."""
+    f = tmp_path / "b.yaml"
+    f.write_text(f"nc: 3\nch: {ch}\nbackbone:\n  - [-1, 1, {backbone}, [False]]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert not unknown and counted == meta_params(report.ir)
