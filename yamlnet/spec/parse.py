@@ -14,6 +14,7 @@ import pydantic
 
 from .. import registry
 from ..diagnostics import Diagnostic, Edit, Fix, SourceText, Span
+from .bundled import find_bundled, is_bare, missing
 from .comments import RowAt, check_index_comments
 from .dialect import choose_scale, unscaled_path
 from .dialect import detect as detect_dialect
@@ -53,6 +54,12 @@ def load_spec_with_diagnostics(
     ch, scale, dialect), so every row that uses them sees the new value. A scaled name that is not a file
     (`yolo11n.yaml`) reads the file it stands for (`yolo11.yaml`) with that scale, as Ultralytics does."""
     scale_name = os.fspath(path_or_text)
+    if is_bare(scale_name) and not Path(scale_name).exists():  # `yolo11n.yaml`: a bundled spec, as Ultralytics reads it
+        bundled = find_bundled(scale_name)
+        if bundled is None and _unscaled_file(scale_name) is None:
+            return None, [missing(scale_name)], None
+        if bundled is not None:
+            path_or_text = scale_name = str(bundled)
     unscaled = _unscaled_file(path_or_text)
     src, diags = read_source(unscaled if unscaled is not None else path_or_text, limits)
     if src is None:

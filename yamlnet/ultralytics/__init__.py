@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..spec.bundled import resolve_spec
 from .model import build_model, check_sizes, load_weights
-from .specs import resolve_spec
 
 _TRAINING = ("YOLO", "Trainer", "DetectionTrainer", "SegmentationTrainer", "PoseTrainer", "OBBTrainer", "TRAINERS")
 

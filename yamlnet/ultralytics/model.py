@@ -8,7 +8,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from .specs import resolve_spec
+from ..spec.bundled import resolve_spec
 
 if TYPE_CHECKING:
     from torch import nn

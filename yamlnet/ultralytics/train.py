@@ -9,8 +9,8 @@ from ultralytics import YOLO as _PackageYOLO
 from ultralytics.models import yolo
 from ultralytics.utils import DEFAULT_CFG_DICT, RANK
 
+from ..spec.bundled import resolve_spec
 from .model import build_model, check_sizes, load_weights
-from .specs import resolve_spec
 
 
 class _YamlnetModels:
