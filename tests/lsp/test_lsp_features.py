@@ -279,7 +279,7 @@ def test_signature_help_and_mapping_rows() -> None:
     col = text.splitlines()[line - 1].index("[1024, ") + len("[1024, ")
     h = features.signature_help(_analyze(text), t.Position(line - 1, col))
     assert h.signatures[0].label == "SPPF[c2, k=5]" and h.active_parameter == 1
-    assert h.signatures[0].parameters[1].documentation == "int (allowed: 1 or more): max-pool kernel size"
+    assert h.signatures[0].parameters[1].documentation == "int (allowed: 1 or more): max-pool kernel size (odd: the pools' outputs are joined)"
     # a mapping row: its module is on another line
     emo = (SPECS / "yolov5-emo-taps.yaml").read_text()
     typed = emo.replace("{name: backbone, from: -1, module: EMO_1M, args: [False]}", "{name: backbone, from: -1, module: EMO_1M, args: [")

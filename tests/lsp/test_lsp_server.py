@@ -203,8 +203,8 @@ async def test_changes_are_debounced(client: LanguageClient) -> None:
     _open(client, uri, X6)
     await _diagnostics(client, uri, 1)
     before = client.publish_count.get(uri, 0)
-    for v in range(2, 7):  # five quick keystrokes: one analysis published, for the last version
-        _change(client, uri, v, X6.replace("[-1, 1, SPPF, [1024, 5]]", f"[-1, 1, SPPF, [1024, {v}]]"))
+    for v in range(2, 7):  # five quick keystrokes (odd pool kernels 3..11): one analysis published, for the last version
+        _change(client, uri, v, X6.replace("[-1, 1, SPPF, [1024, 5]]", f"[-1, 1, SPPF, [1024, {2 * v - 1}]]"))
     diags = await _diagnostics(client, uri, 6)
     assert diags == []
     await asyncio.sleep(0.2)
