@@ -137,9 +137,7 @@ def _count_check(k: int, extra: int, what: str) -> registry.Prepare:
     return prepare
 
 
-def _head(
-    name: str, doc: str, args: tuple[Arg, ...], params: registry.Params, sets: int = 1, extra: int = 0, what: str = ""
-) -> None:
+def _head(name: str, doc: str, args: tuple[Arg, ...], params: registry.Params, sets: int = 1, extra: int = 0, what: str = "") -> None:
     declare(
         name,
         f"{HEADS}:{name}",
@@ -155,7 +153,12 @@ def _head(
     )
 
 
-_head("Detect", "YOLOv9-repository anchor-free head (yolov7-af): DFL boxes and class logits per level. [nc]", (NC, CH), lambda c1, b: pc.detect(c1, b["nc"]))
+_head(
+    "Detect",
+    "YOLOv9-repository anchor-free head (yolov7-af): DFL boxes and class logits per level. [nc]",
+    (NC, CH),
+    lambda c1, b: pc.detect(c1, b["nc"]),
+)
 _head("DDetect", "GELAN detection head: Detect with grouped (g=4) box convs. [nc]", (NC, CH), lambda c1, b: pc.detect(c1, b["nc"], grouped=True))
 _head(
     "DualDDetect",
