@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from blocks.yolov9_original import counts as pc
 from yamlnet import registry
 from yamlnet.registry import FILL_C1S, Arg, Scaling, declare, out_same
 
@@ -67,12 +68,31 @@ for _name in ("RepNCSPELAN4", "SPPELAN", "SPPCSPC"):
     assert _decl is not None
     registry.register(dataclasses.replace(_decl, impl=f"{LAYERS}:{_name}"), replace=True)
 
+# Their parameter counts (so validation applies the parameter limit without building them; MP, SP and SPPCSPC
+# carry the YOLOv7 declarations' own). Their sizes are the shared declarations': ADown, AConv and CBLinear
+# declare theirs, the stride-1 GELAN stages keep the size (3x3 convs, SPPELAN's odd pools), and CBFuse's output
+# is its last input's size (yamlnet/graph/sizes.py takes a picking block's size from its last input).
+GELAN_PARAMS: dict[str, registry.Params] = {
+    "RepNCSPELAN4": lambda c1, b: pc.repncspelan4(c1, b["c2"], b["c3"], b["c4"], b["n"]),
+    "ELAN1": lambda c1, b: pc.elan1(c1, b["c2"], b["c3"], b["c4"]),
+    "ADown": lambda c1, b: pc.adown(c1, b["c2"]),
+    "AConv": lambda c1, b: pc.conv(c1, b["c2"], 3),
+    "SPPELAN": lambda c1, b: pc.sppelan(c1, b["c2"], b["c3"]),
+    "CBLinear": pc.cblinear,
+    "CBFuse": lambda c1, b: 0,
+}
+for _name, _count in GELAN_PARAMS.items():
+    _decl = registry.lookup(_name, V9)
+    assert _decl is not None and _decl.dialect == V9
+    registry.register(dataclasses.replace(_decl, params=_count), replace=True)
+
 declare(
     "Silence",
     f"{LAYERS}:Silence",
     dialect=V9,
     args=(),
     out_channels=out_same,
+    params=lambda c1, b: 0,
     doc="Identity: at row 0 it stands for the input image, so that a second (auxiliary) branch can start from `0`. []",
 )
 
@@ -117,7 +137,7 @@ def _count_check(k: int, extra: int, what: str) -> registry.Prepare:
     return prepare
 
 
-def _head(name: str, doc: str, args: tuple[Arg, ...], sets: int = 1, extra: int = 0, what: str = "") -> None:
+def _head(name: str, doc: str, args: tuple[Arg, ...], params: registry.Params, sets: int = 1, extra: int = 0, what: str = "") -> None:
     declare(
         name,
         f"{HEADS}:{name}",
@@ -128,16 +148,23 @@ def _head(name: str, doc: str, args: tuple[Arg, ...], sets: int = 1, extra: int 
         out_channels=None,
         level_sets=_sets(sets, extra) if (sets > 1 or extra) else None,
         prepare=_count_check(sets, extra, what) if (sets > 1 or extra) else None,
+        params=params,
         doc=doc,
     )
 
 
-_head("Detect", "YOLOv9-repository anchor-free head (yolov7-af): DFL boxes and class logits per level. [nc]", (NC, CH))
-_head("DDetect", "GELAN detection head: Detect with grouped (g=4) box convs. [nc]", (NC, CH))
+_head(
+    "Detect",
+    "YOLOv9-repository anchor-free head (yolov7-af): DFL boxes and class logits per level. [nc]",
+    (NC, CH),
+    lambda c1, b: pc.detect(c1, b["nc"]),
+)
+_head("DDetect", "GELAN detection head: Detect with grouped (g=4) box convs. [nc]", (NC, CH), lambda c1, b: pc.detect(c1, b["nc"], grouped=True))
 _head(
     "DualDDetect",
     "YOLOv9 head over two sets of levels (auxiliary, then main); eval decodes both. [nc]",
     (NC, CH),
+    lambda c1, b: pc.detect(c1, b["nc"], sets=2, grouped=True),
     sets=2,
     what="two sets of levels (auxiliary P3..P5, then main P3..P5)",
 )
@@ -145,14 +172,16 @@ _head(
     "TripleDDetect",
     "YOLOv9 head over three sets of levels; eval decodes the third only. [nc]",
     (NC, CH),
+    lambda c1, b: pc.detect(c1, b["nc"], sets=3, grouped=True),
     sets=3,
     what="three sets of levels",
 )
-_head("Segment", "Detect plus mask coefficients and prototypes from the first level. [nc, nm, npr]", (NC, NM, NPR, CH))
+_head("Segment", "Detect plus mask coefficients and prototypes from the first level. [nc, nm, npr]", (NC, NM, NPR, CH), pc.segment)
 _head(
     "DSegment",
     "DDetect plus mask coefficients; prototypes are a 1x1 Conv of the last input. [nc, nm, npr]",
     (NC, NM, NPR, CH),
+    pc.dsegment,
     extra=1,
     what="the levels, then the prototype input",
 )
@@ -160,6 +189,7 @@ _head(
     "DualDSegment",
     "DualDDetect plus mask coefficients per set; prototypes from the last two inputs; eval keeps the main set. [nc, nm, npr]",
     (NC, NM, NPR, CH),
+    pc.dualdsegment,
     sets=2,
     extra=2,
     what="two sets of levels, then one prototype input per set",
@@ -168,4 +198,5 @@ _head(
     "Panoptic",
     "Segment plus a semantic map over sem_nc + nc classes (2x the first level). [nc, sem_nc, nm, npr]",
     (NC, SEM_NC, NM_SCALED, NPR_PLAIN, CH),
+    pc.panoptic,
 )

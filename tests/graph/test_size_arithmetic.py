@@ -15,6 +15,7 @@ from yamlnet.api import parse_imgsz
 
 V5 = "yolov5"
 UL = "ultralytics"
+V9 = "yolov9"
 ROWS = [
     (V5, "Conv, [8, 2, 1]"),
     (V5, "Conv, [8, 2, 2]"),
@@ -49,6 +50,13 @@ ROWS = [
     (UL, "ADown, [8]"),
     (UL, "AConv, [8]"),
     (UL, "CBLinear, [[8, 16], 2, 1]"),  # two taps of one even-kernel conv
+    (V9, "ADown, [8]"),
+    (V9, "AConv, [8]"),
+    (V9, "CBLinear, [[8, 16], 2, 2]"),
+    (V9, "CBLinear, [[8, 4], 4, 1, 1]"),  # padding 1 of a kernel 4: one pixel less
+    (V9, "RepNCSPELAN4, [8, 8, 4, 1]"),
+    (V9, "ELAN1, [8, 8, 4]"),
+    (V9, "SPPELAN, [8, 4, 3]"),
 ]
 SIZES = ["32", "33", "37x30"]
 
@@ -114,3 +122,66 @@ def test_a_size_change_that_reaches_the_head_is_a_warning(tmp_path) -> None:
     assert "9x9" in report.warnings[0].message and "not 8x8" in report.warnings[0].message
     out = yamlnet.build(f).eval()(torch.zeros(1, 3, 256, 256))  # the model runs, with the reported 9x9 level
     assert tuple(out[0].shape) == (1, 3 * (32 * 32 + 16 * 16 + 9 * 9), 85)
+
+
+def test_cbfuse_takes_its_last_inputs_size(tmp_path) -> None:
+    """CBFuse resizes the picked outputs to its last input's size: the size validation reports is that input's,
+    even where it differs from the first input's stride-scaled size (an even kernel in the last input's branch)."""
+    f = tmp_path / "fuse.yaml"
+    f.write_text(
+        "dialect: yolov9\nnc: 3\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, 1, CBLinear, [[8, 16]]]\n"
+        "  - [0, 1, Conv, [16, 2, 2]]\n  - [[1, -1], 1, CBFuse, [[1]]]\n"
+    )
+    model = yamlnet.build(f).eval()
+    for size in SIZES:
+        h, w = parse_imgsz(size)
+        report = yamlnet.validate(f, imgsz=size)
+        with torch.no_grad():
+            got = tuple(model(torch.zeros(1, 3, h, w)).shape)
+        assert report.shapes[f"{h}x{w}"][3] == report.shapes[f"{h}x{w}"][2] == got, size
+    assert got == (1, 16, 10, 8)  # 37x30: stride 4 of the Conv's 19x15 rounds to 10x8
+    report = yamlnet.validate(f, imgsz="32")  # 9x9 where the stride gives 8x8: the Conv's kernel 2, reported
+    assert [(d.code, d.span.line, d.span.column) for d in report.diagnostics] == [("YN406", 6, 23)]
+
+
+def test_an_even_kernel_in_a_yolov9_file_is_blamed_at_its_row(tmp_path) -> None:
+    """GELAN-C with an even-kernel row before the stride-32 Concat: YN407 at that row's kernel, the Concat
+    labelled; the built model fails there."""
+    from conftest import SPECS
+
+    text = (SPECS / "yolov9-gelan-c.yaml").read_text()
+    f = tmp_path / "g.yaml"
+    old = "[-1, 1, SPPELAN, [512, 256]],                # 9"
+    assert old in text
+    f.write_text(text.replace(old, "[-1, 1, Conv, [512, 2, 1]],                  # 9"))
+    report = yamlnet.validate(f, imgsz=["256", "320"])
+    [d] = report.errors
+    assert (d.code, d.span.line, d.span.column) == ("YN407", 25, 25)
+    assert [x.span.line for x in d.labels] == [27]  # row 11, the first Concat after it
+    assert d.fixes and d.fixes[0].edits[0].replacement == "3"
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
+        yamlnet.build(f)(torch.zeros(1, 3, 256, 256))
+
+
+def test_a_drift_in_yolov9s_auxiliary_branch_reaches_the_head(tmp_path) -> None:
+    """YOLOv9-C's auxiliary branch with even kernels in rows 27 and 28: CBFuse (row 30) follows them, so the
+    auxiliary stride-8 level is 33x33 at 256 (the main one 32x32): YN406 at row 27, as the forward shows."""
+    from conftest import SPECS
+
+    text = (SPECS / "yolov9-c-dual.yaml").read_text()
+    f = tmp_path / "d.yaml"
+    rows = [
+        ("[-1, 1, Conv, [128, 3, 2]],                  # 27", "[-1, 1, Conv, [128, 2, 2]],                  # 27"),
+        ("[-1, 1, RepNCSPELAN4, [256, 128, 64, 1]],    # 28", "[-1, 1, Conv, [256, 2, 1]],                  # 28"),
+    ]
+    for old, new in rows:
+        assert old in text
+        text = text.replace(old, new)
+    f.write_text(text)
+    report = yamlnet.validate(f, imgsz="256")
+    assert report.ok, report.render()
+    assert [(d.code, d.span.line) for d in report.warnings] == [("YN406", 47)]
+    assert "33x33" in report.warnings[0].message and "not 32x32" in report.warnings[0].message
+    model = yamlnet.build(f, device="meta").train()
+    maps = model(torch.zeros(1, 3, 256, 256, device="meta"))
+    assert [tuple(m.shape[2:]) for m in maps[0]][0] == (33, 33) and tuple(maps[1][0].shape[2:]) == (32, 32)

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..diagnostics import Diagnostic, Edit, Fix, Label
-from ..registry import SizeError
+from ..registry import CHECK_PICK, SizeError
 from ..spec.limits import Limits
 from .ir import INPUT, IR, Node, PortRef
 
@@ -60,13 +60,20 @@ def _repeats(node: Node) -> int:
     return max(node.n, 1) if node.decl.repeat == "sequential" else 1
 
 
+def _source(node: Node) -> int:
+    """Which input a row's size follows: the first, except for a block that picks outputs of its inputs
+    (CBFuse, `CHECK_PICK`), which resizes them all to its last input's size (as its stride is the last input's)."""
+    return -1 if any(a.check == CHECK_PICK for a in node.decl.args) else 0
+
+
 def _propagate(ir: IR, hw: Size, ideal: bool) -> dict[PortRef, Size]:
     sizes: dict[PortRef, Size] = {PortRef(INPUT): hw}
     failures: dict[int, SizeError] = {}
     for pos, node in ir.nodes.items():
         if not node.inputs or not node.ok:
             continue
-        base = sizes.get(node.inputs[0])
+        src = _source(node)
+        base = sizes.get(node.inputs[src])
         if base is None:
             continue
         rule = node.decl.size
@@ -85,7 +92,7 @@ def _propagate(ir: IR, hw: Size, ideal: bool) -> dict[PortRef, Size]:
                 continue
             except Exception:  # a faulty rule (a bug in a declaration): the strides still tell
                 pass
-        s_in = node.in_strides[0] if node.in_strides and node.in_strides[0] else Fraction(1)
+        s_in = node.in_strides[src] if node.in_strides and node.in_strides[src] else Fraction(1)
         for name, port in node.taps.items():
             if port.stride:
                 rel = port.stride / s_in
