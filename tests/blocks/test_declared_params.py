@@ -33,6 +33,30 @@ def test_declared_parameter_counts_equal_the_built_blocks(path: str, scale: str 
     assert {p: built.get(p, 0) for p in counted} == counted
 
 
+def _yolov7_files() -> list[str]:
+    from conftest import yolov7_files
+
+    return yolov7_files()
+
+
+@pytest.mark.parametrize("name", _yolov7_files())
+def test_yolov7_declared_counts_equal_the_built_blocks_and_the_reference(name: str) -> None:
+    """Every row of every YOLOv7 reference file (training, deploy, baseline) declares its count: it equals the
+    block built on the meta device and the per-row count YOLOv7's own code measured (reference.json)."""
+    from conftest import YOLOV7_DIR, require_yolov7
+
+    ref = require_yolov7()["models"][name]["-"]
+    kw = {"dialect": "yolov7"} if name in ("baseline/yolov3.yaml", "baseline/yolov3-spp.yaml") else {}  # no v7-only block
+    report = yamlnet.analyze(YOLOV7_DIR / name, **kw)
+    assert report.ok and report.ir is not None, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert unknown == []
+    assert [counted.get(i, 0) for i in range(ref["layers"])] == ref["layer_params"]
+    modules, _ = meta_modules(report.ir, counted)
+    assert {p: sum(t.numel() for t in m.parameters()) for p, m in modules.items()} == {p: c for p, c in counted.items() if p in modules}
+    assert all(counted[p] == 0 for p in counted if p not in modules)
+
+
 ODD = [
     "Conv, [24, [3, 5], 2, None, 4]",
     "DWConv, [12, 5, 1]",
