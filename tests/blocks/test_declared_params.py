@@ -84,6 +84,38 @@ def test_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
     assert counted == meta_params(report.ir)
 
 
+V7_ODD = [
+    "Conv, [16, [1, 3], 2, None, 2, nn.LeakyReLU(0.1)]",
+    "RepConv, [8, 3, 1]",  # c1 == c2 and s == 1: the identity batch norm
+    "RepConv, [16, 3, 2, None, 2]",
+    "RepConv, [8, 3, 1, None, 1, True, True]",  # deploy: one biased 3x3 conv
+    "SPPCSPC, [16, False, 1, 0.25, [3, 5]]",
+    "DownC, [16, 3]",
+    "Stem, [16]",
+    "Res, [16, True, 2, 0.75]",
+    "BottleneckCSPB, [16]",  # the CSP stages: n = 2 inner blocks
+    "ResCSPC, [16, True, 1, 0.75]",
+    "ResXCSPB, [64]",
+    "Bottleneck, [16, False, 2, 0.25]",
+    "SPP, [16, [3, 5]]",
+    "ImplicitA, []",  # keeps 8 channels: repeated as two copies
+    "ImplicitM, [8]",
+]
+
+
+@pytest.mark.parametrize("row", V7_ODD)
+def test_yolov7_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
+    f = tmp_path / "odd.yaml"
+    number = 2 if row.startswith(("Implicit", "BottleneckCSP", "ResCSP", "ResXCSP")) else 1
+    f.write_text(f"nc: 3\ndialect: yolov7\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, {number}, {row}]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert not unknown
+    assert counted == meta_params(report.ir)
+    assert counted[1] > 0
+
+
 def test_validate_applies_the_parameter_limit_without_torch(tmp_path) -> None:
     """The issue's example: a Conv with kernel 100001 validated ok and was refused by build (YN507)."""
     import subprocess
