@@ -32,6 +32,7 @@ from yamlnet.registry import (
     conv_out,
     conv_size,
     declare,
+    level_sets_of,
     lookup,
     out_arg,
     stride_arg,
@@ -354,7 +355,7 @@ declare(
     inputs="list",
     role="head",
     prepare=_anchors_for(2),
-    input_groups=2,
+    level_sets=level_sets_of(2),
     params=lambda c1, b: pc.idetect_v7(c1, b["nc"], b["anchors"], aux=True),
     doc="IDetect over the lead levels plus plain convs over as many auxiliary levels (inputs: lead P3.., then aux P3..); eval decodes the lead.",
 )
