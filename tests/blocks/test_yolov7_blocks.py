@@ -134,6 +134,14 @@ def test_iauxdetect_inputs_are_checked_as_lead_then_auxiliary_runs() -> None:
     assert line == 11 and msg == "IAuxDetect has 6 inputs but 2 anchor levels"
 
 
+def test_level_sets_of_splits_the_inputs_into_sets_then_extras() -> None:
+    from yamlnet.registry import level_sets_of
+
+    assert level_sets_of(2)(8) == [(0, 4), (4, 8)]  # IAuxDetect: lead P3..P6, auxiliary P3..P6
+    assert level_sets_of(2, extra=2)(8) == [(0, 3), (3, 6)]  # DualDSegment: two prototype inputs after the sets
+    assert level_sets_of(1, extra=1)(4) == [(0, 3)]  # DSegment
+
+
 def test_shortcut_and_downc_arguments() -> None:
     assert _diag(HEAD + "  - [[-1, -2, -3], 1, Shortcut, [1]]\n", "YN118")[2].startswith("Shortcut: it adds exactly two inputs")
     widened = yamlnet.analyze(HEAD + "  - [-1, 1, DownC, [33]]\n")  # c2 is width-scaled to a multiple of 8
