@@ -15,7 +15,6 @@ from yamlnet.api import parse_imgsz
 
 V5 = "yolov5"
 UL = "ultralytics"
-V7 = "yolov7"
 ROWS = [
     (V5, "Conv, [8, 2, 1]"),
     (V5, "Conv, [8, 2, 2]"),
@@ -50,16 +49,6 @@ ROWS = [
     (UL, "ADown, [8]"),
     (UL, "AConv, [8]"),
     (UL, "CBLinear, [[8, 16], 2, 1]"),  # two taps of one even-kernel conv
-    (V7, "Conv, [8, 2, 1]"),
-    (V7, "Conv, [8, 4, 2, None, 1, nn.LeakyReLU(0.1)]"),
-    (V7, "Conv, [8, 3, 2, 0]"),
-    (V7, "Conv, [8, [2, 3], 1]"),
-    (V7, "RepConv, [8, 3, 2]"),
-    (V7, "SP, [5, 2]"),
-    (V7, "DownC, [8]"),
-    (V7, "Stem, [8]"),
-    (V7, "ReOrg, []"),
-    (V7, "SPPCSPC, [8]"),
 ]
 SIZES = ["32", "33", "37x30"]
 
@@ -125,46 +114,3 @@ def test_a_size_change_that_reaches_the_head_is_a_warning(tmp_path) -> None:
     assert "9x9" in report.warnings[0].message and "not 8x8" in report.warnings[0].message
     out = yamlnet.build(f).eval()(torch.zeros(1, 3, 256, 256))  # the model runs, with the reported 9x9 level
     assert tuple(out[0].shape) == (1, 3 * (32 * 32 + 16 * 16 + 9 * 9), 85)
-
-
-V7_HEAD = "nc: 3\ndialect: yolov7\nbackbone:\n  - [-1, 1, Conv, [8, 3, 1]]\n"
-
-
-@pytest.mark.parametrize(("size", "fails"), [("32", False), ("48x40", False), ("33", True), ("32x37", True)])
-def test_yolov7_mp_beside_a_strided_conv_needs_even_sizes(size: str, fails: bool, tmp_path) -> None:
-    """YOLOv7's downsampling: MP (floor) and a stride-2 conv (ceil) joined; an odd map fails at the join, and the
-    diagnostics are MP's rule on the MP row (a lone MP would run: its rule is about the join it always feeds) and
-    the join's sizes."""
-    f = tmp_path / "mp.yaml"
-    f.write_text(V7_HEAD + "  - [-1, 1, MP, []]\n  - [-2, 1, Conv, [8, 3, 2]]\n  - [[-1, -2], 1, Concat, [1]]\n")
-    report = yamlnet.validate(f, imgsz=size)
-    h, w = parse_imgsz(size)
-    model = yamlnet.build(f).eval()
-    if fails:
-        assert [(d.code, d.span.line, d.span.column) for d in report.errors] == [("YN404", 5, 5), ("YN404", 7, 6)]  # MP's rule, the join
-        with pytest.raises(RuntimeError, match="Sizes of tensors must match"), torch.no_grad():
-            model(torch.zeros(1, 3, h, w))
-    else:
-        assert report.ok, report.render()
-        with torch.no_grad():
-            assert report.shapes[f"{h}x{w}"][3] == tuple(model(torch.zeros(1, 3, h, w)).shape) == (1, 16, h // 2, w // 2)
-
-
-def test_a_yolov7_even_kernel_is_blamed_at_its_row_with_a_label_at_the_join(tmp_path) -> None:
-    """YOLOv7-tiny with an even kernel in its first ELAN stage (row 4): YN407 on that row's kernel, the join (row
-    6) labelled, no follow-on rounding error at the MP below it, and the forward indeed fails at that join."""
-    from conftest import SPECS
-
-    text = (SPECS / "yolov7-tiny.yaml").read_text()
-    row = "  - [-1, 1, Conv, [32, 3, 1, None, 1, nn.LeakyReLU(0.1)]]  # 4"
-    assert text.count(row) == 1
-    f = tmp_path / "y.yaml"
-    f.write_text(text.replace(row, row.replace("[32, 3, 1", "[32, 2, 1")))
-    report = yamlnet.validate(f, imgsz=["256", "640"])
-    [d] = report.errors
-    assert (d.code, d.span.line, d.span.column) == ("YN407", 20, 24)
-    assert [(x.span.line, x.span.column) for x in d.labels] == [(22, 6)]
-    assert "layer 4 is 65x65" in d.labels[0].text and "layer 3 is 64x64" in d.labels[0].text
-    assert d.fixes and d.fixes[0].edits[0].replacement == "3"
-    with pytest.raises(RuntimeError, match="Sizes of tensors must match"), torch.no_grad():
-        yamlnet.build(f)(torch.zeros(1, 3, 256, 256))
