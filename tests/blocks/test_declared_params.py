@@ -116,6 +116,19 @@ def test_yolov7_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
     assert counted[1] > 0
 
 
+@pytest.mark.parametrize(("dialect", "row"), [("yolov5", "C3, [8]"), ("yolov7", "RepConv, [8, 3, 1]")])
+def test_a_default_activation_with_weights_is_counted_on_the_built_blocks(dialect: str, row: str, tmp_path) -> None:
+    """`activation: nn.PReLU()` gives every conv's activation a weight (YOLOv7: one instance per conv; YOLOv5: one
+    shared by the model), which the arithmetic cannot know: those rows are counted on the meta device."""
+    f = tmp_path / "prelu.yaml"
+    f.write_text(f"nc: 3\ndialect: {dialect}\nactivation: nn.PReLU()\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, 1, {row}]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert (counted, unknown) == ({}, [0, 1])
+    assert meta_params(report.ir) == ({0: 233, 1: 337} if dialect == "yolov5" else {0: 233, 1: 689})
+
+
 def test_validate_applies_the_parameter_limit_without_torch(tmp_path) -> None:
     """The issue's example: a Conv with kernel 100001 validated ok and was refused by build (YN507)."""
     import subprocess
