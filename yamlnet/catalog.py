@@ -540,8 +540,9 @@ _ENTRIES: tuple[Entry, ...] = (
         "error",
         "a head's later set of levels has other strides than its first",
         "YOLOv9's DualDDetect (TripleDDetect, DualDSegment) takes its inputs as sets of levels: the auxiliary P3..P5, "
-        "then the main P3..P5. Every set is decoded on the first set's anchor grid, so each must have the same "
-        "strides in the same order; a set that differs would pair its maps with the wrong grid cells.",
+        "then the main P3..P5; YOLOv7's IAuxDetect the lead P3..P6, then the auxiliary P3..P6. Every set is decoded "
+        "on (or trained against) the first set's anchor grid, so each must have the same strides in the same order; "
+        "a set that differs would pair its maps with the wrong grid cells.",
         Example(
             "nc: 3\ndialect: yolov9\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\n"
             "  - [-1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n  - [[2, 3, 1, 3], 1, DualDDetect, [nc]]\n",

@@ -218,17 +218,17 @@ class BlockDecl:
     heads: Callable[[int, int, Mapping[str, Any]], list[tuple[int, str, int]]] | None = None
     keeps_channels: bool = False
     # `same_channels`: a join whose inputs must all have one channel count (an element-wise sum, YOLOv7's
-    # Shortcut; YN309). `input_groups`: a head whose inputs are that many runs of one input per anchor level
-    # (YOLOv7's IAuxDetect: lead P3..P6, then auxiliary P3..P6); the stride order is checked within each run.
+    # Shortcut; YN309).
     same_channels: bool = False
-    input_groups: int = 1
     # how the block uses text embeddings (YOLO-World, YOLOE): "in" takes the current ones as a second input,
     # "update" also returns new ones (ImagePoolingAttn), "original" takes those given to the model
     text_io: str | None = None
     # a head whose inputs are several sets of levels (YOLOv9's DualDDetect: auxiliary P3..P5, then main P3..P5;
-    # DSegment: the levels, then its prototype input): `level_sets(n_inputs)` gives the (start, stop) ranges that
-    # are each one set, in increasing stride; later sets must repeat the first one's strides (one anchor grid);
-    # inputs outside every range are not levels. None: all inputs are one set.
+    # YOLOv7's IAuxDetect: lead P3..P6, then auxiliary P3..P6; DSegment: the levels, then its prototype input):
+    # `level_sets(n_inputs)` gives the (start, stop) ranges that are each one set, in increasing stride; later
+    # sets must repeat the first one's strides (one anchor grid), and a head with anchors has one anchor level per
+    # input of each set; inputs outside every range are not levels. None: all inputs are one set.
+    # `level_sets_of(k, extra)` below says "k sets, then `extra` other inputs".
     level_sets: Callable[[int], Sequence[tuple[int, int]]] | None = None
     # the spatial output size for an input size when it is not the stride rule (ceil(h / s), h x upsampling):
     # convs and pools with a kernel and padding from the arguments (YOLOv5's autopad k // 2 grows an even-kernel
@@ -267,8 +267,6 @@ class BlockDecl:
             raise ValueError(f"{where}: argument names repeat: {names}")
         if self.text_io not in (None, "in", "update", "original"):
             raise ValueError(f"{where}: text_io must be None, 'in', 'update' or 'original', not {self.text_io!r}")
-        if not isinstance(self.input_groups, int) or self.input_groups < 1:
-            raise ValueError(f"{where}: input_groups must be a whole number >= 1, not {self.input_groups!r}")
         if self.repeat == "arg" and not any(a.fill == FILL_N for a in self.args):
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 
@@ -382,6 +380,17 @@ def odd_kernel(v: Any, args: Mapping[str, Any]) -> str:
             f"concatenation (or residual add) of maps of two sizes fails: use an odd kernel such as {even[0] + 1}"
         )
     return ""
+
+
+def level_sets_of(k: int, extra: int = 0) -> Callable[[int], list[tuple[int, int]]]:
+    """A `level_sets` rule: the inputs are k sets of equally many levels, then `extra` single inputs that are not
+    levels (prototype sources): k = 2, extra = 0 splits 8 inputs into (0, 4) and (4, 8)."""
+
+    def level_sets(n: int) -> list[tuple[int, int]]:
+        nl = max((n - extra) // k, 0)
+        return [(i * nl, (i + 1) * nl) for i in range(k)]
+
+    return level_sets
 
 
 def tap_name(stride: int) -> str:

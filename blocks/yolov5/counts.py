@@ -83,3 +83,43 @@ def detect_ul(ch: Sequence[int], b: Mapping[str, Any]) -> int:
 
 def dwconv(c1: int, c2: int, k: Any = 1, act: Any = True) -> int:
     return conv(c1, c2, k, math.gcd(int(c1), int(c2)), act)
+
+
+def res_v7(c1: int, c2: int, g: int = 1, e: float = 0.5) -> int:
+    """YOLOv7's Res block: 1x1 Conv to c2 x e, 3x3 (grouped) Conv, 1x1 Conv to c2."""
+    c_ = int(c2 * e)
+    return conv(c1, c_, 1) + conv(c_, c_, 3, g) + conv(c_, c2, 1)
+
+
+def csp_v7(form: str, c1: int, c2: int, n: int, e: float, inner: Any) -> int:
+    """YOLOv7's CSP stages: "A" two 1x1 Convs to c2 x e and a 1x1 out; "B" a 1x1 Conv to c2, a second 1x1 on it
+    and a 1x1 out; "C" as A with a 1x1 Conv after the inner blocks. `inner(c)` counts one inner block."""
+    c_ = int(c2) if form == "B" else int(c2 * e)
+    first = conv(c1, c_, 1) + (conv(c_, c_, 1) if form == "B" else conv(c1, c_, 1))
+    after = conv(c_, c_, 1) if form == "C" else 0
+    return first + after + conv(2 * c_, c2, 1) + int(n) * inner(c_)
+
+
+def sppcspc(c1: int, c2: int, e: float, pools: int) -> int:
+    """YOLOv7's SPPCSPC: hidden 2 x c2 x e; 1x1, 1x1, 3x3, 1x1 Convs, the pools' join reduced by 1x1 and 3x3,
+    the two paths joined by a 1x1 Conv."""
+    c_ = int(2 * c2 * e)
+    return 2 * conv(c1, c_, 1) + conv(c_, c_, 3) + conv(c_, c_, 1) + conv((pools + 1) * c_, c_, 1) + conv(c_, c_, 3) + conv(2 * c_, c2, 1)
+
+
+def repconv(c1: int, c2: int, s: int, g: int, act: Any, deploy: bool) -> int:
+    """YOLOv7's RepConv: 3x3 and 1x1 Conv2d + BatchNorm branches (and a BatchNorm on the input when c1 == c2 and
+    s == 1); deployed, one biased 3x3 Conv2d."""
+    if deploy:
+        return conv2d(c1, c2, 3, g, bias=True) + act_params(act)
+    identity = 2 * int(c1) if int(c1) == int(c2) and int(s) == 1 else 0
+    return conv2d(c1, c2, 3, g) + conv2d(c1, c2, 1, g) + 4 * int(c2) + identity + act_params(act)
+
+
+def idetect_v7(ch: Sequence[int], nc: int, anchors: Sequence[Sequence[Any]], aux: bool = False) -> int:
+    """YOLOv7's IDetect: Detect's convs plus an ImplicitA per input channel and an ImplicitM per output channel
+    of every level; IAuxDetect (`aux`): the lead levels are the first len(anchors) inputs, and every auxiliary
+    input adds a biased 1x1 Conv2d."""
+    nl, no = len(anchors), (len(anchors[0]) // 2) * (int(nc) + 5)
+    lead, rest = list(ch[:nl]), list(ch[nl:]) if aux else []
+    return detect_v5(lead, nc, anchors) + sum(lead) + nl * no + sum(conv2d(c, no, 1, bias=True) for c in rest)

@@ -19,9 +19,25 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from blocks.yolov5 import counts as pc
 from blocks.yolov5 import decl as v5
 from blocks.yolov5.decl import padding_fits, positive
-from yamlnet.registry import CHECK_C1, FILL_C1, FILL_C1S, FILL_N, Arg, SizeRule, declare, lookup, out_arg, stride_arg, stride_fixed
+from yamlnet.registry import (
+    CHECK_C1,
+    FILL_C1,
+    FILL_C1S,
+    FILL_N,
+    Arg,
+    SizeRule,
+    conv_out,
+    conv_size,
+    declare,
+    level_sets_of,
+    lookup,
+    out_arg,
+    stride_arg,
+    stride_fixed,
+)
 
 V7 = "yolov7"
 LAYERS = "blocks.yolov7.layers"
@@ -47,6 +63,17 @@ def _first(v: Any) -> Any:
     return v[0] if isinstance(v, (list, tuple)) else v
 
 
+def _pool_size(hw: tuple[int, int], k: int, s: int, p: int) -> tuple[int, int]:
+    """A max pool's output size (torch's floor rule): MP's k x k blocks drop a remainder, SP's even kernel grows the map."""
+    return (conv_out(hw[0], k, s, p), conv_out(hw[1], k, s, p))
+
+
+def _stem_params(c1: int, c2: int) -> int:
+    """Stem: a strided 3x3 Conv to c2 / 2, a 1x1 and a strided 3x3 Conv on it, a 1x1 Conv from both halves to c2."""
+    c_ = int(c2 / 2)
+    return pc.conv(c1, c_, 3) + pc.conv(c_, c_, 1) + pc.conv(c_, c_, 3) + pc.conv(2 * c_, c2, 1)
+
+
 # --- the conv --------------------------------------------------------------------------------------------------
 
 declare(
@@ -64,6 +91,8 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", "p", None),
+    params=lambda c1, b: pc.conv(c1, b["c2"], b["k"], b["g"], b["act"]),
     doc="Conv2d (no bias) + BatchNorm2d + activation; YOLOv7's form [c2, k, s, p, g, act].",
 )
 
@@ -76,6 +105,8 @@ declare(
     args=(Arg("k", "int", default=2, low=1, doc="pooling kernel and stride"),),
     out_channels=lambda c1, args: int(c1),
     stride=lambda args: Fraction(int(args["k"])),
+    size=lambda args, hw: _pool_size(hw, int(args["k"]), int(args["k"]), 0),
+    params=lambda c1, b: 0,
     sizes=(SizeRule(multiple=lambda args: int(args["k"]), why="MP pools k x k blocks and drops a remainder, which the conv branch it joins keeps"),),
     doc="Max pooling by k with stride k (the pooling branch of YOLOv7's downsampling).",
 )
@@ -89,6 +120,8 @@ declare(
     ),
     out_channels=lambda c1, args: int(c1),
     stride=stride_arg("s"),
+    size=lambda args, hw: _pool_size(hw, int(args["k"]), int(args["s"]), int(args["k"]) // 2),
+    params=lambda c1, b: 0,
     doc="Max pooling with kernel k, stride s, padding k // 2 (YOLOv7-tiny writes its SPP as SP rows).",
 )
 declare(
@@ -106,6 +139,7 @@ declare(
     ),
     repeat="arg",
     out_channels=out_arg("c2"),
+    params=lambda c1, b: pc.sppcspc(c1, b["c2"], b["e"], len(b["k"])),
     doc="CSP spatial pyramid pooling: 1x1-3x3-1x1 convs, parallel max pools, 1x1-3x3 convs, joined with a 1x1 path.",
     groups=lambda c1, c2, b: [],
 )
@@ -118,6 +152,7 @@ declare(
     dialect=V7,
     out_channels=lambda c1, args: 4 * int(c1),
     stride=stride_fixed(2),
+    params=lambda c1, b: 0,
     sizes=(SizeRule(multiple=lambda args: 2, why="ReOrg stacks the four pixel phases of every 2x2 block"),),
     doc="Space-to-depth by 2: channels x 4, size / 2 (layer 0 of YOLOv7's P6 files).",
 )
@@ -138,6 +173,7 @@ declare(
     out_channels=lambda c1, args: int(c1[0]),
     prepare=_two_inputs,
     same_channels=True,
+    params=lambda c1, b: 0,
     doc="The sum of its two inputs (same channels and stride): YOLOv7-E6E's residual rows.",
 )
 
@@ -162,6 +198,7 @@ declare(
     out_channels=out_arg("c2"),
     stride=stride_arg("k"),
     prepare=_downc_check,
+    params=lambda c1, b: pc.conv(c1, c1, 1) + pc.conv(c1, b["c2"] // 2, 3) + pc.conv(c1, b["c2"] // 2, 1),
     sizes=(SizeRule(multiple=lambda args: int(args["k"]), why="DownC's max-pool half drops a remainder that its strided-conv half keeps"),),
     doc="Downsampling by k: (1x1, strided 3x3) conv and (max pool, 1x1) conv halves, concatenated.",
 )
@@ -180,6 +217,7 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_fixed(4),
+    params=lambda c1, b: _stem_params(c1, b["c2"]),
     sizes=(SizeRule(multiple=lambda args: 4, why="Stem joins a strided conv and a 2x2 max pool after a first stride-2 conv"),),
     doc="Stride-4 stem of the CSP-ResNet files: strided 3x3 conv, then (1x1, strided 3x3) conv and max pool, concatenated, 1x1 conv.",
     groups=lambda c1, c2, b: [],
@@ -200,6 +238,8 @@ declare(
     ),
     out_channels=out_arg("c2"),
     stride=stride_arg("s"),
+    size=conv_size("k", "s", "p", None),
+    params=lambda c1, b: pc.repconv(c1, b["c2"], b["s"], b["g"], b["act"], b["deploy"]),
     doc="RepVGG block: 3x3 and 1x1 conv+BN branches (+ identity BN when c1 == c2, s == 1), summed; fuse() reparameterises.",
 )
 
@@ -208,7 +248,14 @@ declare(
 
 def _csp(name: str, doc: str, shortcut: bool, g: int, width: str, inner_e: float) -> None:
     """Declare one CSP stage: `width` says its hidden channels ("c2 x e" or "c2"), `inner_e` the inner blocks'
-    expansion (what `g` must divide in their 3x3 convs)."""
+    expansion (what `g` must divide in their 3x3 convs). The inner blocks are Res blocks for the Res* stages,
+    else Bottlenecks; the last letter is the stage's form (A, B, C)."""
+    form, inner = name[-1], "Res" if name.startswith("Res") else "Bottleneck"
+
+    def params(c1: int, b: Mapping[str, Any]) -> int:
+        g_ = int(b["g"])
+        one = (lambda c: pc.bottleneck_v5(c, c, g_, 1.0)) if inner == "Bottleneck" else (lambda c: pc.res_v7(c, c, g_, inner_e))
+        return pc.csp_v7(form, c1, b["c2"], b["n"], float(b["e"]), one)
 
     def hidden(c2: int, b: Mapping[str, Any]) -> int:
         c_ = int(c2 * float(b.get("e", 0.5))) if width == "c2 x e" else int(c2)
@@ -228,6 +275,7 @@ def _csp(name: str, doc: str, shortcut: bool, g: int, width: str, inner_e: float
         ),
         repeat="arg",
         out_channels=out_arg("c2"),
+        params=params,
         doc=doc,
         groups=lambda c1, c2, b: [(f"the hidden channels of its inner blocks ({width}{f' x {inner_e}' if inner_e != 1 else ''})", hidden(c2, b))],
     )
@@ -248,6 +296,7 @@ declare(
     dialect=V7,
     args=(C1, C2, Arg("shortcut", "bool", default=True, doc="residual when c1 == c2"), G, E),
     out_channels=out_arg("c2"),
+    params=lambda c1, b: pc.res_v7(c1, b["c2"], b["g"], b["e"]),
     doc="ResNet bottleneck: 1x1 conv to c2 x e, 3x3 (grouped) conv, 1x1 conv to c2; residual when c1 == c2.",
     groups=lambda c1, c2, b: [("the hidden channels (c2 x e)", int(c2 * float(b.get("e", 0.5))))],
 )
@@ -284,6 +333,7 @@ declare(
     inputs="list",
     role="head",
     prepare=_anchors_for(1),
+    params=lambda c1, b: pc.detect_v5(c1, b["nc"], b["anchors"]),
     doc="YOLOv7's anchor detection head (YOLOv5's, with the pixel anchors kept as the buffer anchor_grid).",
 )
 declare(
@@ -294,6 +344,7 @@ declare(
     inputs="list",
     role="head",
     prepare=_anchors_for(1),
+    params=lambda c1, b: pc.idetect_v7(c1, b["nc"], b["anchors"]),
     doc="Detect with implicit knowledge (ImplicitA before, ImplicitM after each level's conv); fuse() folds them in.",
 )
 declare(
@@ -304,7 +355,8 @@ declare(
     inputs="list",
     role="head",
     prepare=_anchors_for(2),
-    input_groups=2,
+    level_sets=level_sets_of(2),
+    params=lambda c1, b: pc.idetect_v7(c1, b["nc"], b["anchors"], aux=True),
     doc="IDetect over the lead levels plus plain convs over as many auxiliary levels (inputs: lead P3.., then aux P3..); eval decodes the lead.",
 )
 for _name, _mean in (("ImplicitA", 0.0), ("ImplicitM", 1.0)):
@@ -318,6 +370,7 @@ for _name, _mean in (("ImplicitA", 0.0), ("ImplicitM", 1.0)):
             Arg("std", "float", default=0.02, low=0, doc="initial standard deviation"),
         ),
         out_channels=lambda c1, args: int(c1),
+        params=lambda c1, b: int(c1),
         doc=("A learned per-channel offset, added" if _mean == 0 else "A learned per-channel scale, multiplied") + " (YOLOR's implicit knowledge).",
     )
 
@@ -334,5 +387,6 @@ for _name in ("Bottleneck", "SPP"):
         out_channels=_v5.out_channels,
         stride=_v5.stride,
         groups=_v5.groups,
+        params=_v5.params,
         doc=_v5.doc + " (YOLOv5's module; each conv has its own activation, as YOLOv7 builds it)",
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from blocks.yolov9_original import counts as pc
@@ -117,14 +117,7 @@ NM_SCALED = dataclasses.replace(NM, width=_width_v9, doc="number of masks, width
 NPR_PLAIN = dataclasses.replace(NPR, width=False, doc="prototype channels (not scaled in Panoptic's row)")
 
 
-def _sets(k: int, extra: int = 0) -> Callable[[int], list[tuple[int, int]]]:
-    """Inputs as k sets of nl levels, then `extra` single inputs (prototype sources)."""
-
-    def level_sets(n: int) -> list[tuple[int, int]]:
-        nl = max((n - extra) // k, 0)
-        return [(i * nl, (i + 1) * nl) for i in range(k)]
-
-    return level_sets
+_sets = registry.level_sets_of  # inputs as k sets of levels, then `extra` single inputs (prototype sources)
 
 
 def _count_check(k: int, extra: int, what: str) -> registry.Prepare:

@@ -35,6 +35,30 @@ def test_declared_parameter_counts_equal_the_built_blocks(path: str, scale: str 
     assert {p: built.get(p, 0) for p in counted} == counted
 
 
+def _yolov7_files() -> list[str]:
+    from conftest import yolov7_files
+
+    return yolov7_files()
+
+
+@pytest.mark.parametrize("name", _yolov7_files())
+def test_yolov7_declared_counts_equal_the_built_blocks_and_the_reference(name: str) -> None:
+    """Every row of every YOLOv7 reference file (training, deploy, baseline) declares its count: it equals the
+    block built on the meta device and the per-row count YOLOv7's own code measured (reference.json)."""
+    from conftest import YOLOV7_DIR, require_yolov7
+
+    ref = require_yolov7()["models"][name]["-"]
+    kw = {"dialect": "yolov7"} if name in ("baseline/yolov3.yaml", "baseline/yolov3-spp.yaml") else {}  # no v7-only block
+    report = yamlnet.analyze(YOLOV7_DIR / name, **kw)
+    assert report.ok and report.ir is not None, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert unknown == []
+    assert [counted.get(i, 0) for i in range(ref["layers"])] == ref["layer_params"]
+    modules, _ = meta_modules(report.ir, counted)
+    assert {p: sum(t.numel() for t in m.parameters()) for p, m in modules.items()} == {p: c for p, c in counted.items() if p in modules}
+    assert all(counted[p] == 0 for p in counted if p not in modules)
+
+
 ODD = [
     "Conv, [24, [3, 5], 2, None, 4]",
     "DWConv, [12, 5, 1]",
@@ -60,6 +84,51 @@ def test_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
     counted, unknown = declared_params(report.ir)
     assert not unknown
     assert counted == meta_params(report.ir)
+
+
+V7_ODD = [
+    "Conv, [16, [1, 3], 2, None, 2, nn.LeakyReLU(0.1)]",
+    "RepConv, [8, 3, 1]",  # c1 == c2 and s == 1: the identity batch norm
+    "RepConv, [16, 3, 2, None, 2]",
+    "RepConv, [8, 3, 1, None, 1, True, True]",  # deploy: one biased 3x3 conv
+    "SPPCSPC, [16, False, 1, 0.25, [3, 5]]",
+    "DownC, [16, 3]",
+    "Stem, [16]",
+    "Res, [16, True, 2, 0.75]",
+    "BottleneckCSPB, [16]",  # the CSP stages: n = 2 inner blocks
+    "ResCSPC, [16, True, 1, 0.75]",
+    "ResXCSPB, [64]",
+    "Bottleneck, [16, False, 2, 0.25]",
+    "SPP, [16, [3, 5]]",
+    "ImplicitA, []",  # keeps 8 channels: repeated as two copies
+    "ImplicitM, [8]",
+]
+
+
+@pytest.mark.parametrize("row", V7_ODD)
+def test_yolov7_declared_counts_at_odd_arguments(row: str, tmp_path) -> None:
+    f = tmp_path / "odd.yaml"
+    number = 2 if row.startswith(("Implicit", "BottleneckCSP", "ResCSP", "ResXCSP")) else 1
+    f.write_text(f"nc: 3\ndialect: yolov7\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, {number}, {row}]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert not unknown
+    assert counted == meta_params(report.ir)
+    assert counted[1] > 0
+
+
+@pytest.mark.parametrize(("dialect", "row"), [("yolov5", "C3, [8]"), ("yolov7", "RepConv, [8, 3, 1]")])
+def test_a_default_activation_with_weights_is_counted_on_the_built_blocks(dialect: str, row: str, tmp_path) -> None:
+    """`activation: nn.PReLU()` gives every conv's activation a weight (YOLOv7: one instance per conv; YOLOv5: one
+    shared by the model), which the arithmetic cannot know: those rows are counted on the meta device."""
+    f = tmp_path / "prelu.yaml"
+    f.write_text(f"nc: 3\ndialect: {dialect}\nactivation: nn.PReLU()\nbackbone:\n  - [-1, 1, Conv, [8, 3, 2]]\n  - [-1, 1, {row}]\n")
+    report = yamlnet.analyze(f)
+    assert report.ok, report.render()
+    counted, unknown = declared_params(report.ir)
+    assert (counted, unknown) == ({}, [0, 1])
+    assert meta_params(report.ir) == ({0: 233, 1: 337} if dialect == "yolov5" else {0: 233, 1: 689})
 
 
 def test_validate_applies_the_parameter_limit_without_torch(tmp_path) -> None:

@@ -1,5 +1,5 @@
 """YOLOv7 blocks: RepConv and IDetect fusion keep the outputs, the heads' outputs, anchors and biases, ReOrg and
-DownC, and the diagnostics their declarations give (YN309, YN302/YN403 for IAuxDetect, YN118)."""
+DownC, and the diagnostics their declarations give (YN309, YN302/YN403/YN412 for IAuxDetect, YN118)."""
 
 from __future__ import annotations
 
@@ -123,13 +123,23 @@ HEAD = (
 
 def test_iauxdetect_inputs_are_checked_as_lead_then_auxiliary_runs() -> None:
     assert yamlnet.analyze(HEAD + "  - [[1, 2, 1, 2], 1, IAuxDetect, [nc, anchors]]\n").ok
-    line, col, msg = _diag(HEAD + "  - [[1, 2, 2, 1], 1, IAuxDetect, [nc, anchors]]\n", "YN403")
-    assert (line, col) == (9, 13) and "auxiliary inputs must have the strides of its lead inputs" in msg
+    line, col, msg = _diag(HEAD + "  - [[1, 2, 2, 1], 1, IAuxDetect, [nc, anchors]]\n", "YN403")  # within the auxiliary set
+    assert (line, col) == (9, 16) and msg == "IAuxDetect inputs must go from small to large stride"
+    line, col, msg = _diag(HEAD + "  - [[1, 2, 0, 1], 1, IAuxDetect, [nc, anchors]]\n", "YN412")  # increasing, not the lead's
+    assert (line, col) == (9, 13) and msg == "IAuxDetect's input set 2 has strides 2, 4; set 1 has 4, 8"
     line, col, msg = _diag(HEAD + "  - [[1, 2, 1], 1, IAuxDetect, [nc, anchors]]\n", "YN118")
     assert line == 9 and "2 runs of one per level" in msg
     explicit = HEAD.replace("anchors: 3", "anchors:\n  - [10,13, 16,30, 33,23]\n  - [30,61, 62,45, 59,119]")
     line, col, msg = _diag(explicit + "  - [[1, 2, 1, 2, 1, 2], 1, IAuxDetect, [nc, anchors]]\n", "YN302")
     assert line == 11 and msg == "IAuxDetect has 6 inputs but 2 anchor levels"
+
+
+def test_level_sets_of_splits_the_inputs_into_sets_then_extras() -> None:
+    from yamlnet.registry import level_sets_of
+
+    assert level_sets_of(2)(8) == [(0, 4), (4, 8)]  # IAuxDetect: lead P3..P6, auxiliary P3..P6
+    assert level_sets_of(2, extra=2)(8) == [(0, 3), (3, 6)]  # DualDSegment: two prototype inputs after the sets
+    assert level_sets_of(1, extra=1)(4) == [(0, 3)]  # DSegment
 
 
 def test_shortcut_and_downc_arguments() -> None:

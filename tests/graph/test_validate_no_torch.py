@@ -18,6 +18,7 @@ NEEDS_TORCH = {
     "yolov5-timm-resnet18.yaml": RUN_BACKBONE,
     "yolov5-mobilevit.yaml": COUNT_ROWS,
     "yolov5-mobilevit-taps.yaml": COUNT_ROWS,
+    "yolov7-mobilevit.yaml": COUNT_ROWS,  # its YOLOv7 rows declare their counts; the backbone's MV2/MobileViT rows do not
 }
 
 

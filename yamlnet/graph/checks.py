@@ -418,45 +418,28 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
             )
             node.ok = False
             return
-    groups = node.decl.input_groups  # runs of one input per level (IAuxDetect: lead levels, then auxiliary)
-    if isinstance(anchors, (list, tuple)) and len(anchors) * groups != len(node.inputs):
-        per = "one input per anchor level" if groups == 1 else f"{groups} inputs per anchor level (lead levels first, then auxiliary)"
+    sets = list(node.decl.level_sets(len(node.inputs))) if node.decl.level_sets is not None else [(0, len(node.inputs))]
+    if isinstance(anchors, (list, tuple)) and any(stop - start != len(anchors) for start, stop in sets):
+        several = len(sets) > 1
+        per = f"{len(sets)} sets of one input per anchor level (each set in the first one's order)" if several else "one input per anchor level"
         diags.append(
             Diagnostic(
                 "YN302",
                 f"{node.decl.name} has {len(node.inputs)} inputs but {len(anchors)} anchor levels",
                 node.row.from_span,
-                help=f"give {per} (or one anchor level per {'input' if groups == 1 else 'lead input'} in `anchors:`)",
+                help=f"give {per} (or one anchor level per {'input of a set' if several else 'input'} in `anchors:`)",
                 notes=(f"anchors are defined at line {spec.span_of('anchors').line}",) if "anchors" in spec.spans else (),
             )
         )
         node.ok = False
-        if groups > 1:
+        if several:
             return
-    if node.decl.level_sets is not None:  # several sets of levels (YOLOv9's DualDDetect, DSegment)
+    if node.decl.level_sets is not None:  # several sets of levels (YOLOv9's DualDDetect, DSegment; YOLOv7's IAuxDetect)
         _check_level_sets(ir, node, diags)
         return
     if None in strides:
         return
-    run = len(strides) // groups if groups > 1 else len(strides)
     for i in range(1, len(strides)):
-        if groups > 1 and i % run == 0:  # a new run starts: it must repeat the first run's strides
-            if strides[i : i + run] != strides[:run]:
-                j = i + next((k for k, (a, b) in enumerate(zip(strides[i : i + run], strides[:run])) if a != b), 0)
-                span = node.input_spans[j] if j < len(node.input_spans) else node.row.from_span
-                diags.append(
-                    Diagnostic(
-                        "YN403",
-                        f"{node.decl.name}'s auxiliary inputs must have the strides of its lead inputs",
-                        span,
-                        label=f"stride {_fmt(strides[j])} where lead input {j % run + 1} has stride {_fmt(strides[j % run])}",
-                        notes=(", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides)),),
-                        help="list the lead inputs P3, P4, P5, ... then the auxiliary inputs in the same order",
-                    )
-                )
-                node.ok = False
-                return
-            continue
         if not strides[i] > strides[i - 1]:  # type: ignore[operator]
             order = ", ".join(f"{_input_name(ir, p)}: stride {_fmt(s)}" for p, s in zip(node.inputs, strides))
             span = node.input_spans[i] if i < len(node.input_spans) else node.row.from_span

@@ -50,6 +50,7 @@ def declared_params(ir: IR) -> tuple[dict[int, int], list[int]]:
     times), and the rows whose count is only known by building them (on the meta device)."""
     counted: dict[int, int] = {}
     unknown: list[int] = []
+    learned_act = getattr(ir.spec.activation, "name", None) == "nn.PReLU"  # the default activation has weights
     for pos, node in ir.nodes.items():
         if not node.ok:
             continue
@@ -57,7 +58,7 @@ def declared_params(ir: IR) -> tuple[dict[int, int], list[int]]:
             counted[pos] = 0
             continue
         rule = node.decl.params
-        if rule is None:
+        if rule is None or learned_act:  # PReLU's weights depend on how each family shares it: counted on meta
             unknown.append(pos)
             continue
         c1 = node.c_in if node.decl.inputs != "one" else (node.c_in[0] if node.c_in else None)
