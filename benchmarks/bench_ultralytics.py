@@ -9,25 +9,17 @@ Run: python benchmarks/bench_ultralytics.py [--repeats 5] [--threads N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
+from side_by_side import alternate, build_seconds, validate_seconds
 
 import yamlnet
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {"yolo11n": ("yolo11.yaml", "n"), "yolo11x": ("yolo11.yaml", "x"), "yolov8n": ("yolov8.yaml", "n")}
-
-
-def build(path: Path, scale: str) -> float:
-    t = time.perf_counter()
-    model = yamlnet.build(path, scale=scale)
-    dt = time.perf_counter() - t
-    del model
-    return dt
 
 
 def build_probe(path: Path, scale: str) -> float:
@@ -40,14 +32,6 @@ def build_probe(path: Path, scale: str) -> float:
     dt = time.perf_counter() - t
     assert strides == model.stride.tolist(), (strides, model.stride)
     del model, out
-    return dt
-
-
-def validate(path: Path, scale: str) -> float:
-    t = time.perf_counter()
-    report = yamlnet.validate(path, imgsz=640, scale=scale)
-    dt = time.perf_counter() - t
-    assert report.ok, report.render()
     return dt
 
 
@@ -64,15 +48,14 @@ def main() -> None:
     for name in a.only or list(CASES):
         spec, scale = CASES[name]
         path = ROOT / "specs" / spec
-        fns: dict[str, Callable[[Path, str], float]] = {"build": build, "probe": build_probe, "validate": validate}
-        times: dict[str, list[float]] = {k: [] for k in fns}
-        for f in fns.values():
-            f(path, scale)
-        for _ in range(a.repeats):
-            for k, f in fns.items():
-                times[k].append(f(path, scale))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        mn = {k: min(v) for k, v in times.items()}
+        mn, med = alternate(
+            {
+                "build": partial(build_seconds, path, scale=scale),
+                "probe": partial(build_probe, path, scale),
+                "validate": partial(validate_seconds, path, scale=scale),
+            },
+            a.repeats,
+        )
         print(
             f"{name:8} {mn['build'] * 1e3:7.0f}/{med['build'] * 1e3:7.0f} ms {mn['probe'] * 1e3:7.0f}/{med['probe'] * 1e3:7.0f} ms "
             f"{mn['validate'] * 1e3:7.0f}/{med['validate'] * 1e3:7.0f} ms "

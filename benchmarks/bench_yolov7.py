@@ -12,25 +12,17 @@ Run: python benchmarks/bench_yolov7.py [--repeats 5] [--threads N] [--reference 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
+from side_by_side import alternate, build_seconds, validate_seconds
 
 import yamlnet
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {"yolov7": "training/yolov7.yaml", "yolov7-e6e": "training/yolov7-e6e.yaml", "yolov7-tiny": "training/yolov7-tiny.yaml"}
-
-
-def build(path: Path) -> float:
-    t = time.perf_counter()
-    model = yamlnet.build(path)
-    dt = time.perf_counter() - t
-    del model
-    return dt
 
 
 def build_probe(path: Path) -> float:
@@ -48,14 +40,6 @@ def build_probe(path: Path) -> float:
     return dt
 
 
-def validate(path: Path) -> float:
-    t = time.perf_counter()
-    report = yamlnet.validate(path, imgsz=640)
-    dt = time.perf_counter() - t
-    assert report.ok, report.render()
-    return dt
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -69,15 +53,9 @@ def main() -> None:
     print(f"{'model':11} {'build':>18} {'build+probe':>18} {'validate':>18} {'build/probe':>12} {'probe/validate':>15}")
     for name in a.only or list(CASES):
         path = Path(a.reference) / CASES[name]
-        fns: dict[str, Callable[[Path], float]] = {"build": build, "probe": build_probe, "validate": validate}
-        times: dict[str, list[float]] = {k: [] for k in fns}
-        for f in fns.values():
-            f(path)
-        for _ in range(a.repeats):
-            for k, f in fns.items():
-                times[k].append(f(path))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        mn = {k: min(v) for k, v in times.items()}
+        mn, med = alternate(
+            {"build": partial(build_seconds, path), "probe": partial(build_probe, path), "validate": partial(validate_seconds, path)}, a.repeats
+        )
         print(
             f"{name:11} {mn['build'] * 1e3:7.0f}/{med['build'] * 1e3:7.0f} ms {mn['probe'] * 1e3:7.0f}/{med['probe'] * 1e3:7.0f} ms "
             f"{mn['validate'] * 1e3:7.0f}/{med['validate'] * 1e3:7.0f} ms "

@@ -15,25 +15,16 @@ Run: python benchmarks/bench_yolov9.py [--repeats 3] [--threads N] [--spec specs
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from side_by_side import alternate, build_seconds, validate_seconds
 
 import yamlnet
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "specs" / "yolov9-c-dual.yaml"
-
-
-def build(path: Path) -> float:
-    t = time.perf_counter()
-    model = yamlnet.build(path)
-    dt = time.perf_counter() - t
-    del model
-    return dt
 
 
 def build_probe(path: Path) -> float:
@@ -51,14 +42,6 @@ def build_probe(path: Path) -> float:
     return dt
 
 
-def validate(path: Path) -> float:
-    t = time.perf_counter()
-    report = yamlnet.validate(path, imgsz=["640", "640x384"])
-    dt = time.perf_counter() - t
-    assert report.ok, report.render()
-    return dt
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -67,15 +50,14 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    fns: dict[str, Callable[[Path], float]] = {"build": build, "probe": build_probe, "validate": validate}
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for f in fns.values():
-        f(a.spec)
-    for _ in range(a.repeats):
-        for k, f in fns.items():
-            times[k].append(f(a.spec))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    mn = {k: min(v) for k, v in times.items()}
+    mn, med = alternate(
+        {
+            "build": lambda: build_seconds(a.spec),
+            "probe": lambda: build_probe(a.spec),
+            "validate": lambda: validate_seconds(a.spec, ["640", "640x384"]),
+        },
+        a.repeats,
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.repeats} repeats (after one warm-up each); {a.spec.name}")
     for k, label in (("build", "build"), ("probe", "build + stride probe"), ("validate", "validate 640, 640x384")):
         print(f"  {label:24} min {mn[k] * 1e3:8.0f} ms   median {med[k] * 1e3:8.0f} ms")

@@ -14,33 +14,32 @@ SPECS = ROOT / "specs"
 REFERENCE_DIR = Path(os.environ.get("YAMLNET_REFERENCE", ROOT.parent / "shared" / "reference" / "yolov5"))
 
 
-def _reference() -> dict[str, Any] | None:
-    f = REFERENCE_DIR / "reference.json"
-    if not f.is_file():
-        return None
-    return json.loads(f.read_text())
-
-
-REFERENCE = _reference()
-ULTRALYTICS_DIR = Path(os.environ.get("YAMLNET_ULTRALYTICS_REFERENCE", REFERENCE_DIR.parent / "ultralytics"))
-
-
-def _ultralytics_reference() -> dict[str, Any] | None:
-    f = ULTRALYTICS_DIR / "reference.json"
+def _load(folder: Path) -> dict[str, Any] | None:
+    """A reference folder's reference.json, or None when it is not there."""
+    f = folder / "reference.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
 
-ULTRALYTICS = _ultralytics_reference()
+def _require(data: dict[str, Any] | None, what: str, folder: Path, env: str) -> dict[str, Any]:
+    """A reference's numbers; skip when absent, except under CI where absence is a failure."""
+    if data is None:
+        msg = f"{what} reference not found at {folder} (set {env} to its folder)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return data
+
+
+REFERENCE = _load(REFERENCE_DIR)
+ULTRALYTICS_DIR = Path(os.environ.get("YAMLNET_ULTRALYTICS_REFERENCE", REFERENCE_DIR.parent / "ultralytics"))
+
+
+ULTRALYTICS = _load(ULTRALYTICS_DIR)
 
 
 def require_ultralytics() -> dict[str, Any]:
     """The Ultralytics reference numbers; skip when absent, except under CI where absence is a failure."""
-    if ULTRALYTICS is None:
-        msg = f"Ultralytics reference not found at {ULTRALYTICS_DIR} (set YAMLNET_ULTRALYTICS_REFERENCE to its folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return ULTRALYTICS
+    return _require(ULTRALYTICS, "Ultralytics", ULTRALYTICS_DIR, "YAMLNET_ULTRALYTICS_REFERENCE")
 
 
 def ultralytics_pairs() -> list[tuple[str, str]]:
@@ -52,12 +51,7 @@ def ultralytics_pairs() -> list[tuple[str, str]]:
 
 def require_reference() -> dict[str, Any]:
     """The reference numbers; skip when absent, except under CI where absence is a failure."""
-    if REFERENCE is None:
-        msg = f"YOLOv5 reference not found at {REFERENCE_DIR} (set YAMLNET_REFERENCE to its folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return REFERENCE
+    return _require(REFERENCE, "YOLOv5", REFERENCE_DIR, "YAMLNET_REFERENCE")
 
 
 @pytest.fixture
@@ -95,17 +89,12 @@ def output_shapes(o: Any) -> Any:
 
 
 YOLOV7_DIR = Path(os.environ.get("YAMLNET_YOLOV7_REFERENCE", REFERENCE_DIR.parent / "yolov7"))
-YOLOV7 = json.loads((YOLOV7_DIR / "reference.json").read_text()) if (YOLOV7_DIR / "reference.json").is_file() else None
+YOLOV7 = _load(YOLOV7_DIR)
 
 
 def require_yolov7() -> dict[str, Any]:
     """The YOLOv7 reference numbers; skip when absent, except under CI where absence is a failure."""
-    if YOLOV7 is None:
-        msg = f"YOLOv7 reference not found at {YOLOV7_DIR} (set YAMLNET_YOLOV7_REFERENCE to its folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return YOLOV7
+    return _require(YOLOV7, "YOLOv7", YOLOV7_DIR, "YAMLNET_YOLOV7_REFERENCE")
 
 
 def yolov7_files() -> list[str]:
@@ -116,22 +105,12 @@ def yolov7_files() -> list[str]:
 YOLOV9_DIR = Path(os.environ.get("YAMLNET_YOLOV9_REFERENCE", REFERENCE_DIR.parent / "yolov9-original"))
 
 
-def _yolov9_reference() -> dict[str, Any] | None:
-    f = YOLOV9_DIR / "reference.json"
-    return json.loads(f.read_text()) if f.is_file() else None
-
-
-YOLOV9 = _yolov9_reference()
+YOLOV9 = _load(YOLOV9_DIR)
 
 
 def require_yolov9() -> dict[str, Any]:
     """The YOLOv9 (original repository) reference numbers; skip when absent, except under CI where absence is a failure."""
-    if YOLOV9 is None:
-        msg = f"YOLOv9 (original) reference not found at {YOLOV9_DIR} (set YAMLNET_YOLOV9_REFERENCE to its folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return YOLOV9
+    return _require(YOLOV9, "YOLOv9 (original)", YOLOV9_DIR, "YAMLNET_YOLOV9_REFERENCE")
 
 
 def yolov9_files() -> list[str]:

@@ -199,17 +199,20 @@ class _MaskMixin:
         return torch.cat([branch[i](xs[i]).view(bs, self.nm, -1) for i in range(self.nl)], 2)
 
 
-class Segment(_MaskMixin, Detect):
-    """Detect plus mask coefficients (`cv4`) and prototypes from the first level (`proto`: YOLOv5's Proto)."""
+class _OneSetSegment(_MaskMixin):
+    """The forward of a one-set segment head: prototypes from input `proto_input`, coefficients, and the set's
+    maps (train) or decoded boxes with coefficients (eval)."""
 
-    def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch: Sequence[int] = (), inplace: bool = True) -> None:
-        super().__init__(nc, ch, inplace)
-        self.nm, self.npr = nm, npr
-        self.proto = Proto(int(ch[0]), npr, nm)
-        self.cv4 = _mask_branches(ch, nm)
+    proto_input = 0
+    proto: nn.Module
+    cv4: nn.ModuleList
+    training: bool
+    export: bool
+    level_maps: Any
+    decode: Any
 
     def forward(self, x: list[torch.Tensor]) -> Any:
-        p = self.proto(x[0])
+        p = self.proto(x[self.proto_input])
         mc = self.coefficients(self.cv4, x)
         d = self.level_maps(x, 0)
         if self.training:
@@ -218,9 +221,22 @@ class Segment(_MaskMixin, Detect):
         return (y, p) if self.export else (y, (d, mc, p))
 
 
-class DSegment(_MaskMixin, DDetect):
+class Segment(_OneSetSegment, Detect):
+    """Detect plus mask coefficients (`cv4`) and prototypes from the first level (`proto`: YOLOv5's Proto)."""
+
+    def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch: Sequence[int] = (), inplace: bool = True) -> None:
+        super().__init__(nc, ch, inplace)
+        self.nm, self.npr = nm, npr
+        self.proto = Proto(int(ch[0]), npr, nm)
+        self.cv4 = _mask_branches(ch, nm)
+
+
+
+class DSegment(_OneSetSegment, DDetect):
     """DDetect on all inputs but the last, plus mask coefficients (`cv4`) and prototypes `proto`, a 1x1 Conv
     of the last input (already at the prototype resolution)."""
+
+    proto_input = -1
 
     def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch: Sequence[int] = (), inplace: bool = True) -> None:
         ch = [int(c) for c in ch]
@@ -231,14 +247,6 @@ class DSegment(_MaskMixin, DDetect):
         self.proto = Conv(ch[-1], nm, 1)
         self.cv4 = _mask_branches(ch[:-1], nm)
 
-    def forward(self, x: list[torch.Tensor]) -> Any:
-        p = self.proto(x[-1])
-        mc = self.coefficients(self.cv4, x)
-        d = self.level_maps(x, 0)
-        if self.training:
-            return d, mc, p
-        y = torch.cat((self.decode(d, 0), mc), 1)
-        return (y, p) if self.export else (y, (d, mc, p))
 
 
 class DualDSegment(_MaskMixin, DualDDetect):

@@ -172,8 +172,6 @@ def _anchors_to_anchor_free(spec: Spec, row: Row, decl: BlockDecl) -> Diagnostic
 def derived_header(spec: Spec, row: Row, key: str) -> Any:
     """A header value the compiler derives for `row` when the spec does not state the key: what the blocks of
     the rows before it imply (`BlockDecl.implies`, the nearest row first), else None."""
-    from .. import registry
-
     for r in reversed(spec.rows[: row.position]):
         d = registry.lookup(r.module, spec.dialect)
         if d is not None:

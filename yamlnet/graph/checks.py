@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
 from ..spec.limits import Limits
+from .bind import arg_span, signature, type_ok, weights_arg
+from .ir import PortRef
 
 if TYPE_CHECKING:
     from ..registry import Arg, BlockDecl
@@ -52,7 +54,6 @@ def check_node(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> N
 def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
     """Arguments the row writes that are outside the range their declaration states (`Arg.low`, `Arg.high`,
     `Arg.valid`), each reported at its own place. Arguments of the wrong type are left to the binder."""
-    from .bind import arg_span, signature, type_ok
 
     yaml_args = decl.yaml_args()
     given = row.args
@@ -150,7 +151,6 @@ def _check_groups(node: Node, diags: list[Diagnostic]) -> None:
 
 
 def _groups(node: Node, diags: list[Diagnostic]) -> None:
-    from .bind import arg_span
 
     decl, b = node.decl, node.bound
     c1 = node.c_in[0] if node.c_in and isinstance(node.c_in[0], int) else None
@@ -225,7 +225,6 @@ def _groups(node: Node, diags: list[Diagnostic]) -> None:
 
 
 def _check_kept_channels_and_heads(node: Node, diags: list[Diagnostic]) -> None:
-    from .bind import arg_span
 
     decl, b = node.decl, node.bound
     c1 = node.c_in[0] if node.c_in and isinstance(node.c_in[0], int) else None
@@ -334,7 +333,6 @@ def _check_same_channels(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
 
 
 def _input_name(ir: IR, p: object) -> str:
-    from .ir import PortRef
 
     assert isinstance(p, PortRef)
     if p.node < 0:
@@ -354,7 +352,6 @@ def _slot(p: object, ir: IR) -> str:
 
 def _fix_for(ir: IR, node: Node, p: object, s: Fraction, ref: Fraction) -> str:
     """A concrete fix for one input with the wrong stride: a tap or an earlier row with the right stride."""
-    from .ir import PortRef
 
     assert isinstance(p, PortRef)
     if p.node >= 0:
@@ -389,7 +386,6 @@ def _check_head(ir: IR, node: Node, diags: list[Diagnostic]) -> None:
     spec = ir.spec
     strides = node.in_strides
     anchors = node.bound.get("anchors")
-    from .bind import arg_span
 
     nc = node.bound.get("nc")
     if "nc" in node.bound and (_int(nc) is None or nc < 1):
@@ -557,7 +553,6 @@ def check_weights(ir: IR, diags: list[Diagnostic]) -> None:
         if not isinstance(w, str) or not w:
             continue
         if not ir.spec.resolve_path(w).is_file():
-            from .bind import arg_span, weights_arg
 
             span = node.row.span
             if weights_arg(node.decl, node.bound) == w:

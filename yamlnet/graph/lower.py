@@ -16,7 +16,7 @@ from ..diagnostics import Diagnostic, Edit, Fix, Span
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Ref, Row, Spec
 from ..spec.numbering import SEED_SLOTS, uses_seed_numbering
-from .bind import bind_args, scale_depth
+from .bind import bind_args, scale_depth, weights_arg
 from .checks import check_args, check_graph, check_node
 from .ir import INPUT, IR, Node, Port, PortRef
 
@@ -378,7 +378,6 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
             return
     node.bound = bound
     if node.weights is None:
-        from .bind import weights_arg
 
         w = weights_arg(decl, bound)
         node.weights = w if isinstance(w, str) and w else None
