@@ -48,13 +48,6 @@ class YNode:
         return v
 
 
-def _span(file: str, node: yaml.Node) -> Span:
-    s, e = node.start_mark, node.end_mark
-    if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"') and s.line == e.line and e.column - s.column >= 2:
-        return Span(file, s.line + 1, s.column + 2, e.line + 1, e.column)  # the text inside the quotes
-    return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
-
-
 def read_source(path_or_text: str | os.PathLike[str], limits: Limits) -> tuple[SourceText | None, list[Diagnostic]]:
     """Text of a spec from a path, or the string itself when it holds YAML (has a newline or a colon)."""
     s = os.fspath(path_or_text)
@@ -127,7 +120,7 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
     if not src.text.strip():
         return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
     try:
-        root = _compose(src.text, limits)
+        root, diags = _Composer(file, limits).compose(src.text)
     except _Stop as stop:
         return None, [Diagnostic(stop.diag.code, stop.diag.message, Span(file, stop.diag.span.line, stop.diag.span.column), help=stop.diag.help)]
     except yaml.MarkedYAMLError as e:
@@ -149,105 +142,9 @@ def compose_tree(src: SourceText, limits: Limits) -> tuple[YNode | None, list[Di
         ]
     except yaml.YAMLError as e:  # pragma: no cover - any other error of the YAML library
         return None, [Diagnostic("YN101", f"YAML error: {type(e).__name__}", Span(file, 1, 1), help="fix the YAML text")]
-    except RecursionError:  # pragma: no cover - the composer's depth limit comes first
-        return None, [
-            Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help=f"nesting deeper than {limits.depth} levels is refused")
-        ]
-    if root is None:
-        return None, [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
-    diags: list[Diagnostic] = []
-    seen: dict[int, int] = {}
-    count = [0]
-
-    def walk(node: yaml.Node, depth: int) -> YNode:
-        span = _span(file, node)
-        count[0] += 1
-        if depth > limits.depth:
-            raise _Stop(
-                Diagnostic(
-                    "YN505", f"the YAML nests deeper than {limits.depth} levels", span, help="flatten the value; specs never need deep nesting"
-                )
-            )
-        if count[0] > limits.yaml_nodes:
-            raise _Stop(
-                Diagnostic(
-                    "YN504", f"the YAML expands to more than {limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"
-                )
-            )
-        if id(node) in seen:
-            seen[id(node)] += 1
-            if seen[id(node)] > limits.aliases:
-                raise _Stop(
-                    Diagnostic("YN504", "a YAML alias is used too often", span, help=f"more than {limits.aliases} uses of one anchor are refused")
-                )
-        elif isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
-            seen[id(node)] = 0
-        if node.tag == _TIMESTAMP and isinstance(node, yaml.ScalarNode):
-            return YNode(node.value, span)  # a date-like plain scalar stays text
-        if node.tag not in _STD_TAGS:
-            if node.tag.startswith("tag:yaml.org,2002:python/") or "python" in node.tag:
-                raise _Stop(
-                    Diagnostic(
-                        "YN502",
-                        f"YAML tag `{_short_tag(node.tag)}` asks to run Python code; yamlnet never does",
-                        span,
-                        help="remove the tag; write the value as plain YAML",
-                    )
-                )
-            diags.append(
-                Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(node.tag)}`", span, help="remove the tag; specs use plain YAML values")
-            )
-            return YNode(None, span)
-        if isinstance(node, yaml.ScalarNode):
-            value = _scalar(node)
-            if isinstance(value, str) and len(value) > limits.string_chars:
-                diags.append(
-                    Diagnostic(
-                        "YN506",
-                        f"a string of {len(value):,} characters",
-                        span,
-                        help=f"strings longer than {limits.string_chars} characters are refused",
-                    )
-                )
-                value = value[:0]
-            return YNode(value, span)
-        if isinstance(node, yaml.SequenceNode):
-            return YNode([walk(x, depth + 1) for x in node.value], span)
-        out: dict[str, YNode] = {}
-        for k, v in node.value:
-            if k.tag == "tag:yaml.org,2002:merge" or (isinstance(k, yaml.ScalarNode) and k.value == "<<" and k.tag != "tag:yaml.org,2002:str"):
-                diags.append(
-                    Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", _span(file, k), help="write the keys out in full")
-                )
-                continue
-            key = walk(k, depth + 1)
-            if not isinstance(key.value, (str, int, float, bool)) or isinstance(key.value, bool) and False:
-                diags.append(Diagnostic("YN102", "a mapping key must be a plain word", key.span, help="use a name such as `nc` or `backbone`"))
-                continue
-            ks = str(key.value)
-            if ks in out:
-                first = out[ks].key_span
-                diags.append(
-                    Diagnostic(
-                        "YN123",
-                        f"duplicate key `{ks}`",
-                        key.span,
-                        labels=(Label(first, "first given here"),) if first is not None else (),
-                        help="remove one of the two; YAML would silently keep the last",
-                    )
-                )
-            child = walk(v, depth + 1)
-            child.key_span = key.span
-            out[ks] = child
-        return YNode(out, span)
-
-    try:
-        tree = walk(root, 0)
-    except _Stop as stop:
-        return None, diags + [stop.diag]
-    except RecursionError:
-        return None, [Diagnostic("YN505", "the YAML nests too deeply", Span(file, 1, 1), help="flatten the value")]
-    return tree, diags
+    if root is None:  # no document, or a finding that refuses the file
+        return None, diags or [Diagnostic("YN509", "the spec is empty", Span(file, 1, 1), help="a spec needs at least a `backbone:` list of rows")]
+    return root, diags
 
 
 def syntax_error(src: SourceText, e: yaml.MarkedYAMLError) -> Diagnostic:
@@ -400,48 +297,311 @@ def _too_deep(mark: Any, max_depth: int) -> Diagnostic:
 
 
 _CLoader = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
-_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    """The nesting limit, from libyaml's event stream (iterative), before its composer (recursive in C) runs.
-    The libyaml bundled with newer PyYAML wheels (6.0.4) refuses deep nesting itself, in its scanner, which reads
-    ahead of the events: that refusal is the same limit, so it is reported as YN505 too, whatever PyYAML is installed."""
-    open_ = 0
-    try:
-        for ev in yaml.parse(text, Loader=_CLoader):
-            if isinstance(ev, _NODE_EVENTS):
-                if open_ + 1 > max_depth:
-                    raise _Stop(_too_deep(ev.start_mark, max_depth))
-                if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                    open_ += 1
-            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                open_ -= 1
-    except yaml.MarkedYAMLError as e:
-        if "maximum nesting depth" not in str(e.problem or "") or e.problem_mark is None:
-            raise
-        loader = _Loader(text, max_depth)  # PyYAML's own composer stops at yamlnet's limit: the same place as without libyaml
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+_resolver = yaml.resolver.Resolver()
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its resolved tag (texts of up to 64 characters)
+_VALUES: dict[tuple[str, str], Any] = {}  # (standard tag, text) -> value (ints, floats, bools, nulls of up to 64 characters)
+_CACHE_MAX = 50_000  # entries of each cache; cleared when full (specs repeat a few hundred texts)
+_NO_KEY = object()  # a mapping frame waiting for its next key
+_SKIP = object()  # a mapping frame whose next value is read and dropped (a merge key or a key that is not a word)
+
+
+class _Frame:
+    """An open sequence or mapping while the event stream is read."""
+
+    __slots__ = ("anchor", "count0", "inner", "items", "key", "key_text", "mark", "refused", "tag")
+
+    def __init__(self, items: Any, mark: Any, tag: str, anchor: str | None, count0: int, refused: bool):
+        self.items = items  # a list, or a dict for a mapping
+        self.mark = mark
+        self.tag = tag
+        self.anchor = anchor
+        self.count0 = count0
+        self.refused = refused  # an unsupported tag: read, then given as null
+        self.inner: dict[str, int] | None = None  # anchors this collection's aliases visit, and how often
+        self.key: Any = _NO_KEY
+        self.key_text = ""
+
+
+class _Anchored:
+    __slots__ = ("inner", "node", "size", "tag")
+
+    def __init__(self, node: YNode | None, size: int, inner: dict[str, int] | None, tag: str):
+        self.node = node  # None while the anchored collection is still open
+        self.size = size  # values it expands to
+        self.inner = inner
+        self.tag = tag
+
+
+class _Composer:
+    """One pass over the YAML event stream (libyaml's when installed, else PyYAML's), building YNodes directly:
+    the nesting limit is checked before a level is opened, and aliases are expanded and counted as they are
+    used. The first finding that refuses the file is kept while the rest of the stream is still read, so a syntax
+    error or a nesting past the limit further down is reported as before (PyYAML composed the whole file first)."""
+
+    def __init__(self, file: str, limits: Limits):
+        self.file = file
+        self.limits = limits
+        self.diags: list[Diagnostic] = []
+        self.stop: Diagnostic | None = None
+        self.count = 0
+        self.anchors: dict[str, _Anchored] = {}
+        self.marks: dict[str, Any] = {}
+        self.uses: dict[str, int] = {}
+        self.stack: list[_Frame] = []
+        self.root: YNode | None = None
+
+    def compose(self, text: str) -> tuple[YNode | None, list[Diagnostic]]:
         try:
-            loader.get_single_node()
-        except _Stop:
-            raise
-        except (yaml.YAMLError, RecursionError):
-            pass
-        finally:
-            loader.dispose()
-        raise _Stop(_too_deep(e.problem_mark, max_depth)) from None
+            self._read(text)
+        except yaml.MarkedYAMLError as e:
+            if _CLoader is None or "maximum nesting depth" not in str(e.problem or "") or e.problem_mark is None:
+                raise
+            # libyaml (PyYAML >= 6.0.3) refuses deep nesting in its scanner, which reads ahead of the events: PyYAML's
+            # own composer finds where yamlnet's limit is passed, the same place as without libyaml
+            loader = _Loader(text, self.limits.depth + 1)
+            try:
+                loader.get_single_node()
+            except _Stop:
+                raise
+            except (yaml.YAMLError, RecursionError):
+                pass
+            finally:
+                loader.dispose()
+            raise _Stop(_too_deep(e.problem_mark, self.limits.depth + 1)) from None
+        if self.stop is not None:
+            return None, self.diags + [self.stop]
+        return self.root, self.diags
+
+    def _read(self, text: str) -> None:
+        stack = self.stack
+        depth = self.limits.depth
+        docs = 0
+        for ev in yaml.parse(text, Loader=_CLoader or yaml.SafeLoader):
+            cls = type(ev)
+            if cls is yaml.ScalarEvent:
+                if len(stack) > depth:
+                    raise _Stop(_too_deep(ev.start_mark, depth + 1))
+                self._scalar_event(ev)
+            elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+                if len(stack) > depth:
+                    raise _Stop(_too_deep(ev.start_mark, depth + 1))
+                self._open(ev, cls is yaml.MappingStartEvent)
+            elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
+                self._close(ev)
+            elif cls is yaml.AliasEvent:
+                if len(stack) > depth:
+                    raise _Stop(_too_deep(ev.start_mark, depth + 1))
+                self._alias(ev)
+            elif cls is yaml.DocumentStartEvent:
+                docs += 1
+                if docs > 1:
+                    raise yaml.composer.ComposerError(
+                        "expected a single document in the stream", self.first_doc, "but found another document", ev.start_mark
+                    )
+                self.first_doc = ev.start_mark
+
+    def _span(self, s: Any, e: Any, style: Any = None) -> Span:
+        if style in ("'", '"') and s.line == e.line and e.column - s.column >= 2:
+            return Span(self.file, s.line + 1, s.column + 2, e.line + 1, e.column)  # the text inside the quotes
+        return Span(self.file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+    def _counted(self, span: Span) -> None:
+        self.count += 1
+        if self.count > self.limits.yaml_nodes and self.stop is None:
+            self.stop = Diagnostic(
+                "YN504", f"the YAML expands to more than {self.limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"
+            )
+
+    def _anchor(self, ev: Any) -> None:
+        a = ev.anchor
+        if a is None:
+            return
+        if a in self.marks:
+            raise yaml.composer.ComposerError(f"found duplicate anchor {a!r}; first occurrence", self.marks[a], "second occurrence", ev.start_mark)
+        self.marks[a] = ev.start_mark
+
+    def _refuse_tag(self, tag: str, span: Span) -> bool:
+        """True when the tag is not a standard one: a python tag refuses the file, any other is dropped (null)."""
+        if tag.startswith("tag:yaml.org,2002:python/") or "python" in tag:
+            if self.stop is None:
+                self.stop = Diagnostic(
+                    "YN502",
+                    f"YAML tag `{_short_tag(tag)}` asks to run Python code; yamlnet never does",
+                    span,
+                    help="remove the tag; write the value as plain YAML",
+                )
+        else:
+            self.diags.append(
+                Diagnostic("YN502", f"unsupported YAML tag `{_short_tag(tag)}`", span, help="remove the tag; specs use plain YAML values")
+            )
+        return True
+
+    def _scalar_event(self, ev: Any) -> None:
+        self._anchor(ev)
+        text = ev.value
+        tag = ev.tag
+        if tag is None or tag == "!":
+            if ev.implicit[0]:
+                tag = _PLAIN_TAGS.get(text)
+                if tag is None:
+                    tag = _resolver.resolve(yaml.ScalarNode, text, ev.implicit)
+                    if len(text) <= 64:
+                        if len(_PLAIN_TAGS) >= _CACHE_MAX:
+                            _PLAIN_TAGS.clear()
+                        _PLAIN_TAGS[text] = tag
+            else:
+                tag = _STR
+        span = self._span(ev.start_mark, ev.end_mark, ev.style)
+        self._counted(span)
+        if tag == _STR or (tag == _MERGE and self._key_next()):
+            value: Any = text
+        elif tag == _TIMESTAMP:
+            value = text  # a date-like plain scalar stays text
+        elif tag not in _STD_TAGS:
+            self._refuse_tag(tag, span)
+            value = None
+        else:
+            key = (tag, text)
+            value = _VALUES.get(key, _NO_KEY)
+            if value is _NO_KEY:
+                value = _scalar(yaml.ScalarNode(tag, text, ev.start_mark, ev.end_mark, ev.style))
+                if len(text) <= 64:
+                    if len(_VALUES) >= _CACHE_MAX:
+                        _VALUES.clear()
+                    _VALUES[key] = value
+        if isinstance(value, str) and len(value) > self.limits.string_chars:
+            self.diags.append(
+                Diagnostic(
+                    "YN506",
+                    f"a string of {len(value):,} characters",
+                    span,
+                    help=f"strings longer than {self.limits.string_chars} characters are refused",
+                )
+            )
+            value = value[:0]
+        node = YNode(value, span)
+        if ev.anchor is not None:
+            self.anchors[ev.anchor] = _Anchored(node, 1, None, tag)
+        self._attach(node, tag)
+
+    def _key_next(self) -> bool:
+        return bool(self.stack) and type(self.stack[-1].items) is dict and self.stack[-1].key is _NO_KEY
+
+    def _open(self, ev: Any, is_map: bool) -> None:
+        self._anchor(ev)
+        tag = ev.tag
+        if tag is None or tag == "!":
+            tag = _MAP if is_map else _SEQ
+        span = self._span(ev.start_mark, ev.end_mark)  # the collection's tag and anchor; its end is not read yet
+        self._counted(span)
+        refused = tag not in _STD_TAGS and self._refuse_tag(tag, span)
+        self.stack.append(_Frame({} if is_map else [], ev.start_mark, tag, ev.anchor, self.count, refused))
+        if ev.anchor is not None:
+            self.anchors[ev.anchor] = _Anchored(None, 0, None, tag)
+
+    def _close(self, ev: Any) -> None:
+        f = self.stack.pop()
+        node = YNode(None if f.refused else f.items, self._span(f.mark, ev.end_mark))
+        if f.anchor is not None:
+            self.anchors[f.anchor] = _Anchored(node, self.count - f.count0 + 1, f.inner, f.tag)
+            self.uses[f.anchor] = 0
+        if f.inner and self.stack:
+            self._visits(f.inner)
+        self._attach(node, f.tag)
+
+    def _visits(self, inner: dict[str, int]) -> None:
+        """Aliases below the open collection visit these anchors this often (an alias of it visits them again)."""
+        top = self.stack[-1]
+        if top.inner is None:
+            top.inner = {}
+        for a, k in inner.items():
+            top.inner[a] = top.inner.get(a, 0) + k
+
+    def _alias(self, ev: Any) -> None:
+        a = ev.anchor
+        target = self.anchors.get(a)
+        if target is None:
+            raise yaml.composer.ComposerError(None, None, f"found undefined alias {a!r}", ev.start_mark)
+        span = self._span(ev.start_mark, ev.end_mark)
+        if target.node is None:  # an alias inside the collection it names: a structure without end
+            if self.stop is None:
+                self.stop = Diagnostic(
+                    "YN504", f"the alias `*{a}` is used inside the collection it names, which would nest without end", span, help="remove the alias"
+                )
+            self._attach(YNode(None, span), target.tag)
+            return
+        self.count += target.size - 1
+        self._counted(span)
+        if target.tag in (_SEQ, _MAP) or target.inner:
+            visits = {a: 1} if target.tag in (_SEQ, _MAP) else {}
+            for b, k in (target.inner or {}).items():
+                visits[b] = visits.get(b, 0) + k
+            for b, k in visits.items():
+                self.uses[b] = self.uses.get(b, 0) + k
+                if self.uses[b] > self.limits.aliases and self.stop is None:
+                    self.stop = Diagnostic(
+                        "YN504", "a YAML alias is used too often", span, help=f"more than {self.limits.aliases} uses of one anchor are refused"
+                    )
+            if self.stack:
+                self._visits(visits)
+        node = _copy(target.node, top=True) if self.stop is None else YNode(None, target.node.span)
+        self._attach(node, target.tag)
+
+    def _attach(self, node: YNode, tag: str) -> None:
+        stack = self.stack
+        if not stack:
+            self.root = node
+            return
+        f = stack[-1]
+        if type(f.items) is list:
+            f.items.append(node)
+            return
+        if f.key is _NO_KEY:  # this node is a key
+            v = node.value
+            if tag == _MERGE or (v == "<<" and tag != _STR):
+                self.diags.append(
+                    Diagnostic("YN504", "YAML merge keys (`<<`) are not supported in specs", node.span, help="write the keys out in full")
+                )
+                f.key = _SKIP
+            elif not isinstance(v, (str, int, float, bool)):
+                self.diags.append(Diagnostic("YN102", "a mapping key must be a plain word", node.span, help="use a name such as `nc` or `backbone`"))
+                f.key = _SKIP
+            else:
+                ks = str(v)
+                if ks in f.items:
+                    first = f.items[ks].key_span
+                    self.diags.append(
+                        Diagnostic(
+                            "YN123",
+                            f"duplicate key `{ks}`",
+                            node.span,
+                            labels=(Label(first, "first given here"),) if first is not None else (),
+                            help="remove one of the two; YAML would silently keep the last",
+                        )
+                    )
+                f.key, f.key_text = node, ks
+            return
+        if f.key is not _SKIP:
+            node.key_span = f.key.span
+            f.items[f.key_text] = node
+        f.key = _NO_KEY
 
 
-def _compose(text: str, limits: Limits) -> yaml.Node | None:
-    """Compose with libyaml when it is there (ten times faster), else with PyYAML's composer; both safe."""
-    if _CLoader is not None:
-        _check_depth(text, limits.depth + 1)
-        return yaml.compose(text, Loader=_CLoader)  # type: ignore[no-any-return]
-    loader = _Loader(text, limits.depth + 1)
-    try:
-        return loader.get_single_node()  # type: ignore[no-any-return]
-    finally:
-        loader.dispose()
+def _copy(node: YNode, top: bool = False) -> YNode:
+    """A fresh tree for one use of an alias: the uses must not share nodes, and the copy takes the key span of the
+    place it is used (set when it is attached), not of the anchor's place."""
+    v = node.value
+    if type(v) is list:
+        v = [_copy(x) for x in v]
+    elif type(v) is dict:
+        v = {k: _copy(x) for k, x in v.items()}
+    return YNode(v, node.span, None if top else node.key_span)
 
 
 def _short_tag(tag: str) -> str:
