@@ -556,7 +556,7 @@ _ENTRIES: tuple[Entry, ...] = (
         "code in a spec (never run)",
         "A spec is data: Python in an argument (`__import__`, attribute access, calls) is refused, never evaluated. "
         "Write literal values or names the spec defines.",
-        Example("nc: 3\nbackbone:\n  - [-1, 1, Conv, [\"__class__.__init__\", 3, 2]]\n", (3, 21)),
+        Example('nc: 3\nbackbone:\n  - [-1, 1, Conv, ["__class__.__init__", 3, 2]]\n', (3, 21)),
     ),
     Entry(
         "YN502",

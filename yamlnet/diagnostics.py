@@ -28,6 +28,11 @@ class Span:
     end_line: int | None = None
     end_column: int | None = None
 
+    def __init__(self, file: str, line: int, column: int, end_line: int | None = None, end_column: int | None = None):
+        # the frozen dataclass's own __init__ sets each field through object.__setattr__: twice as slow, and the
+        # composer makes a Span for every YAML value
+        self.__dict__.update(file=file, line=line, column=column, end_line=end_line, end_column=end_column)
+
     @staticmethod
     def unknown(file: str = "<spec>") -> Span:
         return Span(file, 0, 0)

@@ -404,6 +404,7 @@ def tap_name(stride: int) -> str:
 _DECLS: dict[tuple[str | None, str], BlockDecl] = {}  # (dialect or None for shared, name) -> declaration
 _LOADED = False
 _ENTRY_POINTS_LOADED = False
+_GENERATION = 0  # registrations so far (state())
 
 
 class RegistrationError(ValueError):
@@ -421,9 +422,16 @@ def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
             f"pass replace=True to replace it, or register it under another name"
         )
     _DECLS[key] = decl
-    global _BY_NAME
+    global _BY_NAME, _GENERATION
     _BY_NAME = (-1, {})
+    _GENERATION += 1
     return decl
+
+
+def state() -> tuple[int, int]:
+    """Changes whenever a declaration is added or removed: a key for what is worked out from the registry and
+    kept (the dialect evidence of a block name). Registrations count up; removals shrink the table."""
+    return _GENERATION, len(_DECLS)
 
 
 def declare(name: str, impl: str, **kw: Any) -> BlockDecl:
@@ -493,8 +501,11 @@ def _find(name: str, dialect: str | None) -> BlockDecl | None:
 
 def lookup(name: str, dialect: str | None = "yolov5") -> BlockDecl | None:
     """The declaration a spec of `dialect` means by `name`: the dialect's own, else the shared one."""
-    _load_declarations()
-    found = _find(name, dialect)
+    if not _LOADED:
+        _load_declarations()
+    found = _DECLS.get((dialect, name)) if dialect is not None else None
+    if found is None:
+        found = _DECLS.get((None, name))
     if found is None and not _ENTRY_POINTS_LOADED:
         _load_entry_points()
         found = _find(name, dialect)

@@ -24,25 +24,27 @@ def scale_depth(n: int, depth_multiple: float) -> int:
 
 
 def type_ok(value: Any, type_: str) -> bool:
-    for t in type_.split("|"):
-        t = t.strip()
-        if t == "any":
-            return True
-        if t == "none" and value is None:
-            return True
-        if t == "bool" and isinstance(value, bool):
-            return True
-        if t == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        if t == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True
-        if t == "str" and isinstance(value, str):
-            return True
-        if t == "list" and isinstance(value, (list, tuple)):
-            return True
-        if t == "activation" and isinstance(value, ActivationCall):
-            return True
-    return False
+    kinds = _KINDS.get(type_)
+    if kinds is None:
+        kinds = _KINDS[type_] = frozenset(t.strip() for t in type_.split("|"))
+    if "any" in kinds:
+        return True
+    if value is None:
+        return "none" in kinds
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return "int" in kinds or "float" in kinds
+    if isinstance(value, float):
+        return "float" in kinds
+    if isinstance(value, str):
+        return "str" in kinds
+    if isinstance(value, (list, tuple)):
+        return "list" in kinds
+    return isinstance(value, ActivationCall) and "activation" in kinds
+
+
+_KINDS: dict[str, frozenset[str]] = {}  # a declared type ("int|none") -> its kinds
 
 
 def signature(decl: BlockDecl) -> str:

@@ -553,7 +553,6 @@ def check_weights(ir: IR, diags: list[Diagnostic]) -> None:
         if not isinstance(w, str) or not w:
             continue
         if not ir.spec.resolve_path(w).is_file():
-
             span = node.row.span
             if weights_arg(node.decl, node.bound) == w:
                 span = arg_span(node.row, node.decl, next(a.name for a in node.decl.args if a.fill == "weights"))

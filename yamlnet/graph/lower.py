@@ -378,7 +378,6 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
             return
     node.bound = bound
     if node.weights is None:
-
         w = weights_arg(decl, bound)
         node.weights = w if isinstance(w, str) and w else None
     # a block that picks outputs of its inputs (CBFuse) brings them all to its last input's size

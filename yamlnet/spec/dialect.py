@@ -75,23 +75,48 @@ def gather(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
     # a head row without anchors can mean an anchor head only when the header has an anchor table to fill in;
     # `anchors: 3` (a count, as YOLOv9's anchor-free files carry it) gives an anchor head nothing
     anchor_table = "anchors" in top and isinstance(top["anchors"].value, list)
+    global _READINGS
+    if _READINGS[0] != registry.state():
+        _READINGS = (registry.state(), {})
+    known = _READINGS[1]
     for module, n_args, span, written in rows:
-        own = registry.dialects_of(module)
-        shared = registry.lookup(module, None) is not None
-        if own and not shared and len(own) < len(registry.DIALECTS):
-            names = " and ".join(_title(d) for d in own)
-            evidence.append(Evidence(frozenset(own), f"`{module}` is a block of {names}", span, ROW_WEIGHT))
-            continue
-        readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
-        if any(v is None for v in readings.values()) or len({id(v) for v in readings.values()}) < 2:
-            continue
-        fits = frozenset(d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, anchor_table, written))
-        if fits and len(fits) < len(readings):
-            form = f"`{module}` with {n_args} argument{'s' * (n_args != 1)} has the form of {_names(fits)}"
-            evidence.append(Evidence(fits, form, span, ROW_WEIGHT))
-        elif readings[YOLOV5] is not readings[ULTRALYTICS]:  # the default readings differ (YOLOv7's Conv alone does not)
+        key = (module, n_args, anchor_table, _anchor_kinds(written))
+        reading = known.get(key)
+        if reading is None:
+            reading = known[key] = _reading(module, n_args, anchor_table, written)
+        if reading[0] == "differs":
             differing.append((module, span))
+        elif reading[0] == "evidence":
+            evidence.append(Evidence(reading[1], reading[2], span, ROW_WEIGHT))
     return evidence, differing
+
+
+_READINGS: tuple[tuple[int, int], dict[tuple[Any, ...], tuple[Any, ...]]] = ((-1, -1), {})  # (registry state, row form -> reading)
+
+
+def _anchor_kinds(written: tuple[Any, ...]) -> tuple[bool, ...]:
+    """What `_fits` reads of the arguments as written: whether each is a plain number."""
+    return tuple(isinstance(w, (int, float)) and not isinstance(w, bool) for w in written)
+
+
+def _reading(module: str, n_args: int, anchor_table: bool, written: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a row of this block, with this many arguments, tells of the dialect: ("evidence", dialects, why),
+    ("differs",) when it means different blocks in YOLOv5 and Ultralytics and its form does not tell which, or
+    ("none",). A function of the registry and the row's form only, so `gather` keeps it per registry state."""
+    own = registry.dialects_of(module)
+    shared = registry.lookup(module, None) is not None
+    if own and not shared and len(own) < len(registry.DIALECTS):
+        names = " and ".join(_title(d) for d in own)
+        return ("evidence", frozenset(own), f"`{module}` is a block of {names}")
+    readings = {d: registry.lookup(module, d) for d in registry.DIALECTS}
+    if any(v is None for v in readings.values()) or len({id(v) for v in readings.values()}) < 2:
+        return ("none",)
+    fits = frozenset(d for d, decl in readings.items() if decl is not None and _fits(decl, n_args, anchor_table, written))
+    if fits and len(fits) < len(readings):
+        return ("evidence", fits, f"`{module}` with {n_args} argument{'s' * (n_args != 1)} has the form of {_names(fits)}")
+    if readings[YOLOV5] is not readings[ULTRALYTICS]:  # the default readings differ (YOLOv7's Conv alone does not)
+        return ("differs",)
+    return ("none",)
 
 
 def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]]], file: str) -> tuple[str, list[Diagnostic]]:
@@ -146,8 +171,7 @@ def detect(top: dict[str, Any], rows: list[tuple[str, int, Span, tuple[Any, ...]
     return winner, [
         Diagnostic(
             "YN120",
-            f"the spec mixes dialects: {for_winner.why} ({_title(winner)}) but {for_other.why} ({_title(other)}); "
-            f"reading it as {_title(winner)}",
+            f"the spec mixes dialects: {for_winner.why} ({_title(winner)}) but {for_other.why} ({_title(other)}); reading it as {_title(winner)}",
             for_winner.span,
             severity="warning",
             label=_title(winner),

@@ -20,7 +20,7 @@ from .dialect import choose_scale, unscaled_path
 from .dialect import detect as detect_dialect
 from .expr import ACTIVATIONS, ExprError, allowed_activation, evaluate, looks_like_code
 from .limits import DEFAULT_LIMITS, Limits
-from .model import Header, Ref, Row, Spec
+from .model import Header, Ref, Row, Spec, checked
 from .numbering import SEED_SLOTS, uses_seed_numbering
 from .source import YNode, compose_tree, read_source
 
@@ -220,7 +220,7 @@ def parse_tree(
                 sections[section].append(row)
             items.append((position, item))
             position += 1
-    diags += _unknown_keys(top, _words_in_rows(top), overrides or {})
+    diags += _unknown_keys(top, overrides or {})
     diags += _index_comments(src, items, sections["backbone"] + sections["head"], dialect)
     spec = Spec.model_construct(  # every value was checked above: no second validation
         path=file,
@@ -244,13 +244,20 @@ def parse_tree(
     return spec, diags
 
 
-def _unknown_keys(top: dict[str, YNode], used: set[str], overrides: Mapping[str, Any]) -> list[Diagnostic]:
+def _known_keys() -> frozenset[str]:
+    return frozenset(SECTIONS) | frozenset(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
+
+
+def _unknown_keys(top: dict[str, YNode], overrides: Mapping[str, Any]) -> list[Diagnostic]:
     """YN113 for a top-level key the compiler does not know and no expression uses (a typo such as
     `depth_multiplier` would otherwise be a silent spec variable), with the closest known key as a fix."""
-    known = set(SECTIONS) | set(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
+    known = _KNOWN_KEYS
     out: list[Diagnostic] = []
-    for key, node in top.items():
-        if key in known or key in used or key in overrides:
+    unknown = [k for k in top if k not in known and k not in overrides]
+    used = _words_in_rows(top) if unknown else set()  # the rows' words are read only when a key needs them
+    for key in unknown:
+        node = top[key]
+        if key in used:
             continue
         span = node.key_span or node.span
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
@@ -277,6 +284,9 @@ def _unknown_keys(top: dict[str, YNode], used: set[str], overrides: Mapping[str,
             )
         )
     return out
+
+
+_KNOWN_KEYS = _known_keys()
 
 
 def _index_comments(src: SourceText, items: list[tuple[int, YNode]], rows: list[Row], dialect: str) -> list[Diagnostic]:
@@ -531,7 +541,8 @@ def _parse_row(
         arg_spans.append(a.span)
     if not ok or refs is None:
         return None
-    return Row.model_construct(  # every value was checked above
+    return checked(
+        Row,  # every value was checked above
         position=position,
         section=section,
         name=name,
@@ -609,7 +620,7 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
     for it in items:
         v = it.value
         if isinstance(v, int) and not isinstance(v, bool):
-            refs.append(Ref.model_construct(index=v, text=str(v), span=it.span))
+            refs.append(checked(Ref, index=v, text=str(v), span=it.span))
             continue
         if isinstance(v, str):
             m = _REF.match(v)
@@ -617,14 +628,14 @@ def _parse_from(node: YNode, diags: list[Diagnostic]) -> list[Ref] | None:
                 row, tap = m.group("row"), m.group("tap")
                 if row is None:
                     if re.match(r"^-?\d+$", tap):
-                        refs.append(Ref.model_construct(index=int(tap), text=v, span=it.span))
+                        refs.append(checked(Ref, index=int(tap), text=v, span=it.span))
                     else:
-                        refs.append(Ref.model_construct(row_name=tap, text=v, span=it.span))
+                        refs.append(checked(Ref, row_name=tap, text=v, span=it.span))
                     continue
                 if re.match(r"^-?\d+$", row):
-                    refs.append(Ref.model_construct(index=int(row), tap=tap, text=v, span=it.span))
+                    refs.append(checked(Ref, index=int(row), tap=tap, text=v, span=it.span))
                 else:
-                    refs.append(Ref.model_construct(row_name=row, tap=tap, text=v, span=it.span))
+                    refs.append(checked(Ref, row_name=row, tap=tap, text=v, span=it.span))
                 continue
             code = "YN501" if ("(" in v or "__" in v) else "YN207"
             diags.append(

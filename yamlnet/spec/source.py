@@ -307,6 +307,8 @@ _resolver = yaml.resolver.Resolver()
 _PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its resolved tag (texts of up to 64 characters)
 _VALUES: dict[tuple[str, str], Any] = {}  # (standard tag, text) -> value (ints, floats, bools, nulls of up to 64 characters)
 _CACHE_MAX = 50_000  # entries of each cache; cleared when full (specs repeat a few hundred texts)
+_ScalarEvent = yaml.ScalarEvent
+_QUOTES = ("'", '"')
 _NO_KEY = object()  # a mapping frame waiting for its next key
 _SKIP = object()  # a mapping frame whose next value is read and dropped (a merge key or a key that is not a word)
 
@@ -357,6 +359,7 @@ class _Composer:
         self.root: YNode | None = None
 
     def compose(self, text: str) -> tuple[YNode | None, list[Diagnostic]]:
+        self.text = text
         try:
             self._read(text)
         except yaml.MarkedYAMLError as e:
@@ -382,12 +385,54 @@ class _Composer:
         stack = self.stack
         depth = self.limits.depth
         docs = 0
+        file, nodes, chars = self.file, self.limits.yaml_nodes, self.limits.string_chars
+        plain_tags, values = _PLAIN_TAGS, _VALUES
         for ev in yaml.parse(text, Loader=_CLoader or yaml.SafeLoader):
             cls = type(ev)
-            if cls is yaml.ScalarEvent:
+            if cls is _ScalarEvent:
                 if len(stack) > depth:
                     raise _Stop(_too_deep(ev.start_mark, depth + 1))
-                self._scalar_event(ev)
+                # the common case inline (most events): a scalar seen before, without anchor or tag, that is an
+                # item of a list or the value of a key; everything else goes through _scalar_event
+                if ev.anchor is not None or ev.tag is not None or not stack:
+                    self._scalar_event(ev)
+                    continue
+                f = stack[-1]
+                if f.key is _NO_KEY:
+                    self._scalar_event(ev)
+                    continue
+                text = ev.value
+                if not ev.implicit[0]:
+                    value: Any = text
+                else:
+                    tag = plain_tags.get(text)
+                    if tag == _STR:
+                        value = text
+                    else:
+                        value = values.get((tag, text), _NO_KEY)
+                        if value is _NO_KEY:
+                            self._scalar_event(ev)
+                            continue
+                if type(value) is str and len(value) > chars:
+                    self._scalar_event(ev)
+                    continue
+                s, e = ev.start_mark, ev.end_mark
+                if ev.style in _QUOTES and s.line == e.line and e.column - s.column >= 2:
+                    span = Span(file, s.line + 1, s.column + 2, e.line + 1, e.column)
+                else:
+                    span = Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+                self.count += 1
+                if self.count > nodes and self.stop is None:
+                    self._counted_past(span)
+                node = YNode(value, span)
+                items = f.items
+                if type(items) is list:
+                    items.append(node)
+                else:
+                    if f.key is not _SKIP:
+                        node.key_span = f.key.span
+                        items[f.key_text] = node
+                    f.key = _NO_KEY
             elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
                 if len(stack) > depth:
                     raise _Stop(_too_deep(ev.start_mark, depth + 1))
@@ -414,9 +459,12 @@ class _Composer:
     def _counted(self, span: Span) -> None:
         self.count += 1
         if self.count > self.limits.yaml_nodes and self.stop is None:
-            self.stop = Diagnostic(
-                "YN504", f"the YAML expands to more than {self.limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"
-            )
+            self._counted_past(span)
+
+    def _counted_past(self, span: Span) -> None:
+        self.stop = Diagnostic(
+            "YN504", f"the YAML expands to more than {self.limits.yaml_nodes:,} values (aliases?)", span, help="remove repeated aliases (*name)"
+        )
 
     def _anchor(self, ev: Any) -> None:
         a = ev.anchor
@@ -425,6 +473,15 @@ class _Composer:
         if a in self.marks:
             raise yaml.composer.ComposerError(f"found duplicate anchor {a!r}; first occurrence", self.marks[a], "second occurrence", ev.start_mark)
         self.marks[a] = ev.start_mark
+
+    def _tag_span(self, ev: Any) -> Span:
+        """Where a collection's tag is written: the word at the event's start (`!!python/tuple [1]`)."""
+        s = ev.start_mark
+        line = self.text.split("\n", s.line + 1)[s.line] if self.text else ""
+        end = s.column
+        while end < len(line) and not line[end].isspace() and line[end] not in "[{,":
+            end += 1
+        return Span(self.file, s.line + 1, s.column + 1, s.line + 1, max(end, s.column + 1) + 1)
 
     def _refuse_tag(self, tag: str, span: Span) -> bool:
         """True when the tag is not a standard one: a python tag refuses the file, any other is dropped (null)."""
@@ -498,9 +555,9 @@ class _Composer:
         tag = ev.tag
         if tag is None or tag == "!":
             tag = _MAP if is_map else _SEQ
-        span = self._span(ev.start_mark, ev.end_mark)  # the collection's tag and anchor; its end is not read yet
+        span = self._span(ev.start_mark, ev.start_mark)  # its end is not read yet
         self._counted(span)
-        refused = tag not in _STD_TAGS and self._refuse_tag(tag, span)
+        refused = tag not in _STD_TAGS and self._refuse_tag(tag, self._tag_span(ev))
         self.stack.append(_Frame({} if is_map else [], ev.start_mark, tag, ev.anchor, self.count, refused))
         if ev.anchor is not None:
             self.anchors[ev.anchor] = _Anchored(None, 0, None, tag)

@@ -21,9 +21,7 @@ LOG = logging.getLogger("yamlnet")
 _PACKAGE_KEYS = ("yaml_file", "channels")
 
 
-def build_model(
-    cfg: str | os.PathLike[str] | dict[str, Any], nc: int | None = None, ch: int | None = None, verbose: bool = False
-) -> YamlnetModel:
+def build_model(cfg: str | os.PathLike[str] | dict[str, Any], nc: int | None = None, ch: int | None = None, verbose: bool = False) -> YamlnetModel:
     """A yamlnet model from a spec path, a bare bundled name (`yolo11n.yaml`: specs/yolo11.yaml at scale n), or a
     spec dict (a checkpoint's `model.yaml`, yamlnet's or the package's). `nc` and `ch` replace the spec's (the
     trainer passes the dataset's). As in the package, a file name with a scale letter (`yolo11s.yaml`) picks that

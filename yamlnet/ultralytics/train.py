@@ -78,7 +78,6 @@ class PoseTrainer(_YamlnetModels, yolo.pose.PoseTrainer):
             )
 
 
-
 Trainer = DetectionTrainer  # the name docs/training-ultralytics.md uses for detection
 TRAINERS: dict[str, type] = {"detect": DetectionTrainer, "segment": SegmentationTrainer, "pose": PoseTrainer, "obb": OBBTrainer}
 
