@@ -398,7 +398,9 @@ class _Composer:
                     self._scalar_event(ev)
                     continue
                 f = stack[-1]
-                if f.key is _NO_KEY:
+                items = f.items
+                in_list = type(items) is list
+                if not in_list and f.key is _NO_KEY:  # a key: merge keys, duplicates
                     self._scalar_event(ev)
                     continue
                 text = ev.value
@@ -425,8 +427,7 @@ class _Composer:
                 if self.count > nodes and self.stop is None:
                     self._counted_past(span)
                 node = YNode(value, span)
-                items = f.items
-                if type(items) is list:
+                if in_list:
                     items.append(node)
                 else:
                     if f.key is not _SKIP:
