@@ -338,6 +338,22 @@ def test_cli_many_files_in_parallel_with_a_summary(bad_files: dict[str, Path]) -
     assert "\x1b[" not in r.stderr + r.stdout  # not a terminal: no colour
 
 
+def test_cli_pool_prints_what_one_process_prints(bad_files: dict[str, Path], tmp_path: Path) -> None:
+    """From 64 files --static uses the process pool, whose workers render their files' diagnostics (quoting the
+    source lines): the text must be the one a single process prints, file by file in order."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    kinds = sorted(bad_files)
+    for i in range(70):
+        k = kinds[i % len(kinds)]
+        (folder / f"{i:03d}-{k}.yaml").write_text(bad_files[k].read_text() + f"# copy {i}\n")
+    pool, serial = run_cli("validate", "--static", str(folder)), run_cli("validate", "--static", "-j", "1", str(folder))
+    assert pool.returncode == serial.returncode == 1
+    assert pool.stdout == serial.stdout and pool.stderr == serial.stderr
+    assert pool.stdout.strip().splitlines()[-1] == "70 files: 46 ok, 24 failed (24 errors, 23 warnings)"
+    assert pool.stderr.count("error[YN105]") == 24 and " 4 |   - [-1, 1, C33, [32]]" in pool.stderr  # the line is quoted
+
+
 def test_cli_usage_errors_exit_2(bad_files: dict[str, Path]) -> None:
     for args in (
         ["validate"],

@@ -406,7 +406,8 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
                     node.ok = False
                     return
                 s = s**n  # every copy applies the block's stride
-            node.out = Port(c_out, None if stride_in is None else stride_in * s)
+            # most rows keep the stride: no Fraction arithmetic for them
+            node.out = Port(c_out, None if stride_in is None else stride_in if (type(s) is int and s == 1) else stride_in * s)
     except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
         diags.append(
             Diagnostic(

@@ -308,6 +308,8 @@ _PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its resolved tag (texts
 _VALUES: dict[tuple[str, str], Any] = {}  # (standard tag, text) -> value (ints, floats, bools, nulls of up to 64 characters)
 _CACHE_MAX = 50_000  # entries of each cache; cleared when full (specs repeat a few hundred texts)
 _ScalarEvent = yaml.ScalarEvent
+_SequenceStart, _MappingStart = yaml.SequenceStartEvent, yaml.MappingStartEvent
+_SequenceEnd, _MappingEnd = yaml.SequenceEndEvent, yaml.MappingEndEvent
 _QUOTES = ("'", '"')
 _NO_KEY = object()  # a mapping frame waiting for its next key
 _SKIP = object()  # a mapping frame whose next value is read and dropped (a merge key or a key that is not a word)
@@ -434,12 +436,36 @@ class _Composer:
                         node.key_span = f.key.span
                         items[f.key_text] = node
                     f.key = _NO_KEY
-            elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+            elif cls is _SequenceStart or cls is _MappingStart:
                 if len(stack) > depth:
                     raise _Stop(_too_deep(ev.start_mark, depth + 1))
-                self._open(ev, cls is yaml.MappingStartEvent)
-            elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
-                self._close(ev)
+                if ev.anchor is not None or ev.tag is not None:
+                    self._open(ev, cls is _MappingStart)
+                    continue
+                self.count += 1
+                if self.count > nodes and self.stop is None:
+                    self._counted_past(self._span(ev.start_mark, ev.start_mark))
+                is_map = cls is _MappingStart
+                stack.append(_Frame({} if is_map else [], ev.start_mark, _MAP if is_map else _SEQ, None, self.count, False))
+            elif cls is _SequenceEnd or cls is _MappingEnd:
+                f = stack[-1]
+                if f.anchor is not None or f.inner or len(stack) == 1:
+                    self._close(ev)
+                    continue
+                stack.pop()  # the common case inline: a collection inside another, without anchor or aliases
+                s, e = f.mark, ev.end_mark
+                node = YNode(None if f.refused else f.items, Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1))
+                parent = stack[-1]
+                items = parent.items
+                if type(items) is list:
+                    items.append(node)
+                elif parent.key is _NO_KEY:
+                    self._attach(node, f.tag)  # a collection as a key: refused there
+                else:
+                    if parent.key is not _SKIP:
+                        node.key_span = parent.key.span
+                        items[parent.key_text] = node
+                    parent.key = _NO_KEY
             elif cls is yaml.AliasEvent:
                 if len(stack) > depth:
                     raise _Stop(_too_deep(ev.start_mark, depth + 1))
