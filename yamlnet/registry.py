@@ -279,7 +279,10 @@ class BlockDecl:
         return cached  # type: ignore[no-any-return]
 
     def stride_of(self, args: Mapping[str, Any]) -> Fraction:
-        return Fraction(1) if self.stride is None else Fraction(self.stride(args))
+        if self.stride is None:
+            return ONE
+        s = self.stride(args)
+        return s if type(s) is Fraction else Fraction(s)
 
     def taps_of(self, args: Mapping[str, Any]) -> tuple[TapDecl, ...]:
         return () if self.taps is None else tuple(self.taps(args))
@@ -311,9 +314,19 @@ def stride_arg(name: str) -> Stride:
         s = args[name]
         if isinstance(s, (list, tuple)):
             s = s[0]
-        return Fraction(int(s))
+        return integer_fraction(int(s))
 
     return stride
+
+
+ONE = Fraction(1)
+_INTEGERS = {k: Fraction(k) for k in range(1, 65)}
+
+
+def integer_fraction(k: int) -> Fraction:
+    """Fraction(k), the same object for the small strides every row has (a Fraction is slow to make)."""
+    f = _INTEGERS.get(k)
+    return Fraction(k) if f is None else f
 
 
 def stride_fixed(factor: int | Fraction) -> Stride:

@@ -8,7 +8,6 @@ later rows are numbered from 5); otherwise row i is index i. Explicit taps (`bac
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Literal
 
 from .. import registry
@@ -381,7 +380,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
         w = weights_arg(decl, bound)
         node.weights = w if isinstance(w, str) and w else None
     # a block that picks outputs of its inputs (CBFuse) brings them all to its last input's size
-    stride_in = (node.in_strides[-1] if _pick_arg(decl) is not None else node.in_strides[0]) if node.in_strides else Fraction(1)
+    stride_in = (node.in_strides[-1] if _pick_arg(decl) is not None else node.in_strides[0]) if node.in_strides else registry.ONE
     try:
         if decl.taps is not None:
             for t in decl.taps_of(bound):
@@ -407,7 +406,7 @@ def _infer(ir: IR, node: Node, limits: Limits, diags: list[Diagnostic]) -> None:
                     return
                 s = s**n  # every copy applies the block's stride
             # most rows keep the stride: no Fraction arithmetic for them
-            node.out = Port(c_out, None if stride_in is None else stride_in if (type(s) is int and s == 1) else stride_in * s)
+            node.out = Port(c_out, None if stride_in is None else stride_in if (s is registry.ONE or s == 1) else stride_in * s)
     except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
         diags.append(
             Diagnostic(

@@ -350,6 +350,22 @@ class ActivationCall:
 
 
 def parse_activation(text: str, limits: Limits) -> ActivationCall:
+    """The call an activation's text names. Read once per text and limits (an ActivationCall is frozen): specs
+    repeat the same few, and the grammar is the slowest step of reading one."""
+    key = (text, limits)
+    call = _ACTIVATIONS_READ.get(key)
+    if call is None:
+        call = _parse_activation(text, limits)
+        if len(_ACTIVATIONS_READ) >= 1_000:
+            _ACTIVATIONS_READ.clear()
+        _ACTIVATIONS_READ[key] = call
+    return call
+
+
+_ACTIVATIONS_READ: dict[tuple[str, Limits], ActivationCall] = {}
+
+
+def _parse_activation(text: str, limits: Limits) -> ActivationCall:
     if len(text) > limits.expr_chars:
         raise ExprError("YN506", "the activation is too long", 1, help=f"expressions longer than {limits.expr_chars} characters are refused")
     m = re.search(r"__|\bimport\b|\blambda\b|\bexec\b|\beval\b|;|`", text)
