@@ -276,11 +276,13 @@ def _validate_one(args: Job) -> Result:
 
     try:
         report = validate(path, imgsz=sizes, static=static, limits=limits, deep=deep, **overrides)
-        diags = list(report.diagnostics)
-        return path, diags, render_text(diags, report.source, color=color) if diags and color is not None else None
+        return _result(path, list(report.diagnostics), report.source, color)
     except Exception as e:  # an internal error must still be reported, not crash the run
-        diags = [_internal(path, e)]
-        return path, diags, render_text(diags, None, color=color) if color is not None else None
+        return _result(path, [_internal(path, e)], None, color)
+
+
+def _result(path: str, diags: list[Diagnostic], source: Any, color: bool | None) -> Result:
+    return path, diags, render_text(diags, source, color=color) if diags and color is not None else None
 
 
 def _internal(path: str, e: BaseException) -> Diagnostic:
@@ -348,7 +350,7 @@ def _batch_gc() -> None:
     objects are freed by reference counting, and a collection per few hundred objects cost a tenth of the time."""
     import gc
 
-    from . import api, registry  # noqa: F401 - loaded before the freeze
+    from . import api, registry  # noqa: F401 - loaded before the freeze, and shared by forked workers
 
     registry._load_declarations()
     gc.collect()
@@ -368,11 +370,9 @@ CHUNKS_PER_WORKER = 32  # files go to the workers in chunks (one task per file c
 def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from . import api, registry  # noqa: F401 - loaded once here, shared by forked workers
-
-    registry._load_declarations()
-    results: dict[int, Result] = {}
     from .plugins import pool_options
+
+    results: dict[int, Result] = {}  # the declarations are loaded (and frozen) already: _batch_gc, before the workers fork
 
     n = max(1, min(workers, len(jobs)))
     size = max(1, min(32, len(jobs) // (n * CHUNKS_PER_WORKER)))
@@ -387,8 +387,7 @@ def _run_parallel(jobs: list[Any], workers: int, progress: bool) -> list[Result]
                     results[i] = r
             except Exception as e:  # a worker died (out of memory, a crash in native code): report, go on
                 for i in c:
-                    diags = [_internal(jobs[i][0], e)]
-                    results[i] = (jobs[i][0], diags, render_text(diags, None, color=jobs[i][6]) if jobs[i][6] is not None else None)
+                    results[i] = _result(jobs[i][0], [_internal(jobs[i][0], e)], None, jobs[i][6])
 
         if progress:
             try:

@@ -270,13 +270,17 @@ class BlockDecl:
         if self.repeat == "arg" and not any(a.fill == FILL_N for a in self.args):
             raise ValueError(f"{where}: repeat='arg' needs an argument with fill=FILL_N")
 
+    def kept(self, key: str, make: Callable[[], Any]) -> Any:
+        """A fact worked out from the (frozen) declaration once and kept on it: the compiler asks per row."""
+        value = self.__dict__.get(key)
+        if value is None:
+            value = make()
+            object.__setattr__(self, key, value)
+        return value
+
     def yaml_args(self) -> tuple[Arg, ...]:
-        """The arguments a row writes, in order (kept: binding and checks ask for them per row)."""
-        cached = self.__dict__.get("_yaml_args")
-        if cached is None:
-            cached = tuple(a for a in self.args if a.from_yaml)
-            object.__setattr__(self, "_yaml_args", cached)
-        return cached  # type: ignore[no-any-return]
+        """The arguments a row writes, in order."""
+        return self.kept("_yaml_args", lambda: tuple(a for a in self.args if a.from_yaml))  # type: ignore[no-any-return]
 
     def stride_of(self, args: Mapping[str, Any]) -> Fraction:
         if self.stride is None:
@@ -435,8 +439,7 @@ def register(decl: BlockDecl, replace: bool = False) -> BlockDecl:
             f"pass replace=True to replace it, or register it under another name"
         )
     _DECLS[key] = decl
-    global _BY_NAME, _GENERATION
-    _BY_NAME = (-1, {})
+    global _GENERATION
     _GENERATION += 1
     return decl
 
@@ -531,16 +534,16 @@ def names(dialect: str | None = None) -> list[str]:
     return sorted({n for (d, n) in _DECLS if dialect is None or d is None or d == dialect})
 
 
-_BY_NAME: tuple[int, dict[str, list[str | None]]] = (-1, {})  # (len(_DECLS) when built, name -> dialects): parsing asks per row
+_BY_NAME: tuple[tuple[int, int], dict[str, list[str | None]]] = ((-1, -1), {})  # (state() when built, name -> dialects): parsing asks per row
 
 
 def _by_name() -> dict[str, list[str | None]]:
     global _BY_NAME
-    if _BY_NAME[0] != len(_DECLS):
+    if _BY_NAME[0] != state():
         index: dict[str, list[str | None]] = {}
         for d, n in _DECLS:
             index.setdefault(n, []).append(d)
-        _BY_NAME = (len(_DECLS), index)
+        _BY_NAME = (state(), index)
     return _BY_NAME[1]
 
 

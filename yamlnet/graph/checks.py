@@ -59,14 +59,12 @@ def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
     given = row.args
     if len(given) > len(yaml_args):
         return []  # the binder reports the extra argument
-    ruled = _ruled(decl)
-    if not any(i < len(given) for i in ruled):
+    ruled = [i for i in _ruled(decl) if i < len(given)]
+    if not ruled:
         return []  # no argument the row writes has a range or a rule
     values = {a.name: given[i] if i < len(given) else a.default for i, a in enumerate(yaml_args)}
     diags: list[Diagnostic] = []
     for i in ruled:
-        if i >= len(given):
-            break
         a = yaml_args[i]
         v = given[i]
         if v is None or not type_ok(v, a.type):
@@ -86,16 +84,15 @@ def check_args(row: Row, decl: BlockDecl) -> list[Diagnostic]:
 
 
 def _ruled(decl: BlockDecl) -> tuple[int, ...]:
-    """Positions of the row arguments that have a range or a rule (kept on the declaration, which is frozen)."""
-    cached = decl.__dict__.get("_ruled")
-    if cached is None:
-        cached = tuple(
+    """Positions of the row arguments that have a range or a rule."""
+    return decl.kept(  # type: ignore[no-any-return]
+        "_ruled",
+        lambda: tuple(
             i
             for i, a in enumerate(decl.yaml_args())
             if getattr(a, "low", None) is not None or getattr(a, "high", None) is not None or getattr(a, "valid", None) is not None
-        )
-        object.__setattr__(decl, "_ruled", cached)
-    return cached  # type: ignore[no-any-return]
+        ),
+    )
 
 
 def _numbers(v: Any) -> list[int | float]:

@@ -62,14 +62,9 @@ def _repeats(node: Node) -> int:
 
 def _source(node: Node) -> int:
     """Which input a row's size follows: the first, except for a block that picks outputs of its inputs
-    (CBFuse, `CHECK_PICK`), which resizes them all to its last input's size (as its stride is the last input's).
-    Kept on the declaration (frozen): every row asks, at every size."""
+    (CBFuse, `CHECK_PICK`), which resizes them all to its last input's size (as its stride is the last input's)."""
     decl = node.decl
-    cached = decl.__dict__.get("_size_source")
-    if cached is None:
-        cached = -1 if any(a.check == CHECK_PICK for a in decl.args) else 0
-        object.__setattr__(decl, "_size_source", cached)
-    return cached  # type: ignore[no-any-return]
+    return decl.kept("_size_source", lambda: -1 if any(a.check == CHECK_PICK for a in decl.args) else 0)  # type: ignore[no-any-return]
 
 
 def _propagate(ir: IR, hw: Size, ideal: bool) -> dict[PortRef, Size]:

@@ -28,6 +28,7 @@ ROW_KEYS = ("from", "number", "module", "args")
 _REF = re.compile(r"^\s*(?:(?P<row>-?\d+|[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?(?P<tap>[A-Za-z_][A-Za-z0-9_]*|-?\d+)\s*$")
 
 SECTIONS = ("backbone", "head", "activation")  # top-level keys read apart from the header
+_KNOWN_KEYS = frozenset(SECTIONS) | frozenset(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
 __all__ = ["ACTIVATIONS", "SECTIONS", "load_spec_with_diagnostics", "parse_tree"]
 
 
@@ -244,10 +245,6 @@ def parse_tree(
     return spec, diags
 
 
-def _known_keys() -> frozenset[str]:
-    return frozenset(SECTIONS) | frozenset(Header.model_fields) | {f.alias for f in Header.model_fields.values() if f.alias}
-
-
 def _unknown_keys(top: dict[str, YNode], overrides: Mapping[str, Any]) -> list[Diagnostic]:
     """YN113 for a top-level key the compiler does not know and no expression uses (a typo such as
     `depth_multiplier` would otherwise be a silent spec variable), with the closest known key as a fix."""
@@ -284,9 +281,6 @@ def _unknown_keys(top: dict[str, YNode], overrides: Mapping[str, Any]) -> list[D
             )
         )
     return out
-
-
-_KNOWN_KEYS = _known_keys()
 
 
 def _index_comments(src: SourceText, items: list[tuple[int, YNode]], rows: list[Row], dialect: str) -> list[Diagnostic]:

@@ -452,20 +452,9 @@ class _Composer:
                 if f.anchor is not None or f.inner or len(stack) == 1:
                     self._close(ev)
                     continue
-                stack.pop()  # the common case inline: a collection inside another, without anchor or aliases
+                stack.pop()  # the common case: a collection inside another, without anchor or aliases
                 s, e = f.mark, ev.end_mark
-                node = YNode(None if f.refused else f.items, Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1))
-                parent = stack[-1]
-                items = parent.items
-                if type(items) is list:
-                    items.append(node)
-                elif parent.key is _NO_KEY:
-                    self._attach(node, f.tag)  # a collection as a key: refused there
-                else:
-                    if parent.key is not _SKIP:
-                        node.key_span = parent.key.span
-                        items[parent.key_text] = node
-                    parent.key = _NO_KEY
+                self._attach(YNode(None if f.refused else f.items, Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)), f.tag)
             elif cls is yaml.AliasEvent:
                 if len(stack) > depth:
                     raise _Stop(_too_deep(ev.start_mark, depth + 1))
